@@ -1,0 +1,19 @@
+"""puffer_learn: learn fast reinforcement learning by doing it.
+
+    import puffer_learn
+    env = puffer_learn.make("target", num_envs=512, seed=1)
+    obs = env.reset()
+    obs, rewards, terminals, truncations, info = env.step(actions)
+    frame = env.render(0)
+"""
+import os
+
+# raylib draws into an offscreen software framebuffer: no display needed.
+# Must be set before the first window opens.
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+from puffer_learn.build import CompileError, ContractError, EnvCrashError, packaged_envs  # noqa: E402
+from puffer_learn.vector import VecEnv, make  # noqa: E402
+
+__version__ = "0.1.0"
+__all__ = ["make", "VecEnv", "packaged_envs", "CompileError", "ContractError", "EnvCrashError"]

@@ -1,0 +1,285 @@
+"""Compile a C env header into a Python extension (cffi), with a cache.
+
+The same path serves packaged envs (``make("target")``) and envs a student
+writes (a file path or a source string). Steps:
+
+1. find the header and check it has what ``envs/puffer_env.h`` requires;
+2. let cffi write the glue C file for ``header + vec_binding.h``;
+3. run gcc ourselves, so a compile error comes back as a readable
+   ``file:line: error: ...`` message instead of a setuptools traceback;
+4. cache the built module per user, keyed by a hash of sources and flags;
+5. for a student's env: first run it in a subprocess built with
+   AddressSanitizer (reset + a few thousand random steps under a timeout), so a
+   crash, an out-of-bounds write or an endless loop becomes a Python error
+   while the notebook kernel stays alive.
+"""
+import hashlib
+import contextlib
+import importlib.machinery
+import io
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+import cffi
+
+import puffer_learn.envs
+
+ENVS_DIR = Path(puffer_learn.envs.__file__).parent
+SHARED_HEADERS = ["puffer_env.h", "vec_binding.h", "raylib.h"]
+FAST_FLAGS = ["-O3", "-fno-math-errno"]
+SMOKE_FLAGS = ["-O1", "-g", "-fsanitize=address", "-fno-omit-frame-pointer"]
+REQUIRED_FUNCTIONS = ["env_defaults", "env_check", "env_spaces", "env_init", "env_reset",
+                      "env_step", "env_scripted", "env_render", "env_close"]
+
+# What the binding exports (see envs/vec_binding.h); Log and Config are
+# copied in from the env's own header.
+BINDING_CDEF = """
+typedef struct Spaces { int num_agents; int obs_size; int num_actions;
+                        int render_width; int render_height; } Spaces;
+typedef struct VecEnv VecEnv;
+void pl_defaults(Config* out);
+int pl_check(Config* cfg, char* err, int err_len);
+void pl_spaces(Config* cfg, Spaces* out);
+int pl_obs_is_float(void);
+int pl_obs_itemsize(void);
+VecEnv* pl_vec_init(Config* cfg, int num_envs, void* observations, int* actions,
+                    float* rewards, uint8_t* terminals, uint8_t* truncations,
+                    uint64_t seed, int num_threads);
+void pl_vec_reset(VecEnv* v, uint64_t seed);
+void pl_vec_step(VecEnv* v);
+void pl_vec_scripted(VecEnv* v, int* actions);
+void pl_vec_log(VecEnv* v, Log* out);
+int pl_vec_render(VecEnv* v, int i, uint8_t* rgb);
+void pl_vec_close(VecEnv* v);
+"""
+
+
+class CompileError(RuntimeError):
+    """The C compiler rejected an env; the message holds its diagnostics."""
+
+
+class ContractError(ValueError):
+    """An env header does not follow envs/puffer_env.h."""
+
+
+class EnvCrashError(RuntimeError):
+    """A freshly built env crashed, corrupted memory or hung in its smoke run."""
+
+
+def cache_dir():
+    root = os.environ.get("PUFFER_LEARN_CACHE") or Path.home() / ".cache" / "puffer_learn"
+    path = Path(root) / "build"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def packaged_envs():
+    """Names of the envs that ship with puffer_learn."""
+    return sorted(p.name for p in ENVS_DIR.iterdir() if (p / f"{p.name}.h").is_file())
+
+
+def locate(env, name=None):
+    """Returns (name, header path, packaged?) for an env name, path or source."""
+    if not isinstance(env, (str, os.PathLike)):
+        raise TypeError(f"env must be a packaged env name, a path to a .h file or C source, "
+                        f"got {type(env).__name__}")
+    text = str(env)
+    if "\n" in text or "env_step" in text:  # C source handed in as a string
+        name = name or "student_env"
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        folder = cache_dir() / "src" / digest
+        folder.mkdir(parents=True, exist_ok=True)
+        header = folder / f"{name}.h"
+        if not header.exists() or header.read_text() != text:
+            header.write_text(text)
+        return name, header, False
+    if text in packaged_envs():
+        return text, ENVS_DIR / text / f"{text}.h", True
+    path = Path(text).expanduser()
+    if path.suffix == ".h":
+        if not path.is_file():
+            raise FileNotFoundError(f"env header {path} does not exist")
+        return name or path.stem, path.resolve(), False
+    raise ValueError(f"unknown env {text!r}: packaged envs are {', '.join(packaged_envs())}; "
+                     f"or pass the path of a .h file, or C source as a string")
+
+
+def strip_comments(source):
+    source = re.sub(r"/\*.*?\*/", " ", source, flags=re.S)
+    return re.sub(r"//[^\n]*", "", source)
+
+
+def struct_text(source, name):
+    match = re.search(r"typedef\s+struct\s+%s\s*\{(.*?)\}\s*%s\s*;" % (name, name), source, re.S)
+    return None if match is None else f"typedef struct {name} {{{match.group(1)}}} {name};"
+
+
+def check_contract(header, source):
+    """Explains, before gcc runs, what a header is missing from the contract."""
+    code = strip_comments(source)
+    missing = [f"typedef struct {s} {{...}} {s};" for s in ("Log", "Config")
+               if struct_text(code, s) is None]
+    if "ENV_CONTRACT_FIELDS" not in code:
+        missing.append("ENV_CONTRACT_FIELDS at the start of struct Env")
+    missing += [f"{fn}(...)" for fn in REQUIRED_FUNCTIONS if not re.search(rf"\b{fn}\s*\(", code)]
+    if missing:
+        raise ContractError(f"{header.name} does not follow the env contract "
+                            f"(envs/puffer_env.h); it is missing: " + "; ".join(missing))
+    log = struct_text(code, "Log")
+    if not re.search(r"\bn\s*;\s*\}", log):
+        raise ContractError(f"{header.name}: the last field of struct Log must be `float n;` "
+                            f"(the number of finished episodes)")
+
+
+def raylib_dir():
+    spec = importlib.util.find_spec("raylib")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("raylib is not installed: pip install raylib-software")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def raylib_library():
+    libs = sorted(raylib_dir().glob("_raylib_cffi*.so"))
+    if not libs:
+        raise ImportError(f"no _raylib_cffi*.so in {raylib_dir()}: reinstall raylib-software")
+    return libs[0]
+
+
+def compiler():
+    cc = os.environ.get("CC", "gcc")
+    if shutil.which(cc) is None:
+        raise CompileError(f"no C compiler: `{cc}` is not on PATH. Install gcc "
+                           f"(Debian/Ubuntu: apt install gcc; macOS: xcode-select --install) "
+                           f"or set CC to your compiler.")
+    return cc
+
+
+def make_ffi(header, source):
+    code = strip_comments(source)
+    ffi = cffi.FFI()
+    ffi.cdef(struct_text(code, "Log") + "\n" + struct_text(code, "Config") + BINDING_CDEF)
+    for field, ctype in ffi.typeof("Log").fields:
+        if ctype.type.cname != "float":
+            raise ContractError(f"{header.name}: Log.{field} is {ctype.type.cname}; "
+                                f"every Log field must be float")
+    for field, ctype in ffi.typeof("Config").fields:
+        if ctype.type.cname not in ("int", "float"):
+            raise ContractError(f"{header.name}: Config.{field} is {ctype.type.cname}; "
+                                f"Config fields must be int or float")
+    return ffi
+
+
+def readable(diagnostics, header, glue):
+    """Shortens the compiler's paths so errors read `my_env.h:12:5: error: ...`."""
+    text = diagnostics.replace(str(header.parent) + "/", "")
+    text = text.replace(str(glue), "<binding>").replace(str(ENVS_DIR) + "/", "envs/")
+    return text.strip()
+
+
+def compile_module(name, header, flags):
+    """Builds (or finds in the cache) the extension module; returns its path."""
+    source = header.read_text()
+    check_contract(header, source)
+    ffi = make_ffi(header, source)
+    key = hashlib.sha256()
+    for part in [source, *(ENVS_DIR.joinpath(h).read_text() for h in SHARED_HEADERS),
+                 *sorted(p.read_text() for p in header.parent.glob("*.h") if p != header),
+                 " ".join(flags), str(raylib_library()), sys.version, cffi.__version__]:
+        key.update(part.encode())
+    modname = f"_pl_{re.sub(r'[^A-Za-z0-9_]', '_', name)}_{key.hexdigest()[:16]}"
+    target = cache_dir() / (modname + sysconfig.get_config_var("EXT_SUFFIX"))
+    if target.exists():
+        return modname, target
+    ffi.set_source(modname, f'#include "{header}"\n#include "vec_binding.h"\n')
+    with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
+        glue = Path(tmp) / f"{modname}.c"
+        with contextlib.redirect_stdout(io.StringIO()):  # cffi prints "generating ..."
+            ffi.emit_c_code(str(glue))
+        out = Path(tmp) / target.name
+        lib = raylib_library()
+        cmd = [compiler(), "-shared", "-fPIC", "-std=gnu11", *flags,
+               "-Werror=implicit-function-declaration", "-Werror=incompatible-pointer-types",
+               "-I", str(header.parent), "-I", str(ENVS_DIR), "-I", str(raylib_dir()),
+               "-I", sysconfig.get_paths()["include"], str(glue), "-o", str(out),
+               str(lib), f"-Wl,-rpath,{lib.parent}", "-lm", "-lpthread"]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise CompileError(f"{header.name} did not compile:\n\n"
+                               + readable(result.stderr, header, glue))
+        os.replace(out, target)  # atomic: a half-written module is never cached
+    return modname, target
+
+
+def load_module(modname, path):
+    loader = importlib.machinery.ExtensionFileLoader(modname, str(path))
+    spec = importlib.util.spec_from_file_location(modname, str(path), loader=loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def smoke_run(name, header, config, steps=2000, timeout=20.0):
+    """Runs a fresh env under AddressSanitizer in a subprocess; raises on trouble."""
+    modname, path = compile_module(name, header, SMOKE_FLAGS)
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:verify_asan_link_order=0",
+               SDL_VIDEODRIVER="dummy")
+    asan = subprocess.run([compiler(), "-print-file-name=libasan.so"],
+                          capture_output=True, text=True).stdout.strip()
+    if os.path.isabs(asan):
+        env["LD_PRELOAD"] = asan
+    cmd = [sys.executable, "-m", "puffer_learn.smoke", modname, str(path), json.dumps(config),
+           str(steps)]
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        last = out.strip().splitlines()[-1] if out.strip() else "before reset finished"
+        raise EnvCrashError(f"{header.name} did not finish {steps} random steps within "
+                            f"{timeout:.0f} s (last progress: {last}). Look for a loop that "
+                            f"never ends in env_reset or env_step.") from None
+    if result.returncode == 0:
+        return
+    last = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "while loading"
+    report = asan_summary(result.stderr, header)
+    if result.returncode < 0:
+        what = f"crashed with {signal.Signals(-result.returncode).name}"
+    else:
+        what = "failed"
+    raise EnvCrashError(f"{header.name} {what} during its smoke run (last progress: {last}).\n"
+                        + (report or readable(result.stderr[-2000:], header, Path("<none>"))))
+
+
+def asan_summary(stderr, header):
+    """The useful lines of an AddressSanitizer report: what and where."""
+    lines = stderr.splitlines()
+    start = next((i for i, l in enumerate(lines) if "ERROR: AddressSanitizer" in l
+                  or "runtime error:" in l), None)
+    if start is None:
+        return ""
+    keep = [lines[start].split("ERROR: ")[-1]]
+    keep += [l.strip() for l in lines[start:] if header.name in l][:6]
+    return "\n".join(keep).replace(str(header.parent) + "/", "")
+
+
+def build(env, name=None, config=None):
+    """Returns (name, packaged?, the loaded cffi module) for an env."""
+    name, header, packaged = locate(env, name)
+    modname, path = compile_module(name, header, FAST_FLAGS)
+    if not packaged and modname not in _smoke_passed:
+        smoke_run(name, header, config or {})
+        _smoke_passed.add(modname)
+    if modname not in sys.modules:
+        sys.modules[modname] = load_module(modname, path)
+    return name, packaged, sys.modules[modname]
+
+
+_smoke_passed = set()

@@ -1,0 +1,181 @@
+"""VecEnv: many copies of one C env, stepped by one call.
+
+Python owns five numpy buffers (observations, actions, rewards, terminals,
+truncations). C gets pointers into them once, at init (cffi ``from_buffer``:
+no copies), and writes into them in place on every step. ``step`` returns the
+same arrays every time: they are live views, copy what you want to keep.
+"""
+import numbers
+
+import numpy as np
+
+from puffer_learn.build import ContractError, build
+
+
+def make(env, num_envs=1, seed=0, threads=1, name=None, **config):
+    """Builds (or loads from the cache) an env and returns a VecEnv.
+
+    env: a packaged env name ("target"), the path of a .h file, or C source
+    as a string. Extra keyword arguments set fields of the env's Config struct.
+    """
+    name, packaged, module = build(env, name=name, config=config)
+    return VecEnv(module, name, num_envs=num_envs, seed=seed, threads=threads, **config)
+
+
+def _check_int(value, what, low, high=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < low or (high is not None and value > high):
+        limit = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise ValueError(f"{what} must be {limit}, got {value}")
+    return int(value)
+
+
+class VecEnv:
+    def __init__(self, module, name, num_envs=1, seed=0, threads=1, **config):
+        self.ffi, self.lib, self.name = module.ffi, module.lib, name
+        self.num_envs = _check_int(num_envs, "num_envs", 1)
+        self.threads = _check_int(threads, "threads", 1, 64)
+        self.seed = _check_int(seed, "seed", 0, 2**63 - 1)
+        self._cfg = self._make_config(config)
+        spaces = self.ffi.new("Spaces*")
+        self.lib.pl_spaces(self._cfg, spaces)
+        self.agents_per_env, self.obs_size = spaces.num_agents, spaces.obs_size
+        self.num_actions = spaces.num_actions
+        self.render_size = (spaces.render_height, spaces.render_width)
+        for field in ("num_agents", "obs_size", "num_actions", "render_width", "render_height"):
+            if getattr(spaces, field) < 1:
+                raise ContractError(f"{name}: env_spaces set {field} = {getattr(spaces, field)}; "
+                                    f"it must be >= 1")
+        self.num_agents = self.num_envs * self.agents_per_env
+        if self.lib.pl_obs_is_float():
+            self.obs_dtype = np.dtype({4: np.float32, 8: np.float64}[self.lib.pl_obs_itemsize()])
+        else:
+            self.obs_dtype = np.dtype({1: np.uint8, 2: np.int16, 4: np.int32}[self.lib.pl_obs_itemsize()])
+
+        # The shared buffers. C holds pointers into them until close().
+        self.observations = np.zeros((self.num_agents, self.obs_size), self.obs_dtype)
+        self.actions = np.zeros(self.num_agents, np.int32)
+        self.rewards = np.zeros(self.num_agents, np.float32)
+        self._terminals = np.zeros(self.num_agents, np.uint8)
+        self._truncations = np.zeros(self.num_agents, np.uint8)
+        self.terminals = self._terminals.view(np.bool_)    # C writes 0/1 only
+        self.truncations = self._truncations.view(np.bool_)
+        ptr = self.ffi.from_buffer
+        self._vec = self.lib.pl_vec_init(
+            self._cfg, self.num_envs, ptr(self.observations), ptr("int*", self.actions),
+            ptr("float*", self.rewards), ptr("uint8_t*", self._terminals),
+            ptr("uint8_t*", self._truncations), self.seed, self.threads)
+        self._log = self.ffi.new("Log*")
+        self._log_fields = [f for f, _ in self.ffi.typeof("Log").fields if f != "n"]
+
+    def _make_config(self, overrides):
+        cfg = self.ffi.new("Config*")
+        self.lib.pl_defaults(cfg)
+        fields = dict(self.ffi.typeof("Config").fields)
+        for key, value in overrides.items():
+            if key not in fields:
+                raise ValueError(f"{self.name} has no setting {key!r}; its settings are: "
+                                 f"{', '.join(fields)}")
+            if fields[key].type.cname == "int":
+                if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                    raise TypeError(f"{self.name} setting {key} must be an integer, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{self.name} setting {key} must be a number, got {value!r}")
+            setattr(cfg, key, value)
+        err = self.ffi.new("char[256]")
+        if self.lib.pl_check(cfg, err, 256):
+            raise ValueError(f"{self.name}: {self.ffi.string(err).decode()}")
+        return cfg
+
+    @property
+    def config(self):
+        """The env's settings (defaults with your overrides) as a dict."""
+        return {f: getattr(self._cfg, f) for f, _ in self.ffi.typeof("Config").fields}
+
+    def _alive(self):
+        if self._vec is None:
+            raise RuntimeError(f"{self.name} env is closed")
+
+    def reset(self, seed=None):
+        """Starts a new episode in every env. The same seed replays the same episodes."""
+        self._alive()
+        if seed is not None:
+            self.seed = _check_int(seed, "seed", 0, 2**63 - 1)
+        self.lib.pl_vec_reset(self._vec, self.seed)
+        self.lib.pl_vec_log(self._vec, self._log)  # drop stats from before the reset
+        return self.observations
+
+    def step(self, actions=None):
+        """Applies actions (int, one per agent) and steps every env once.
+
+        With actions=None the env uses what is already in self.actions (the
+        trainer writes there directly). Envs whose episode ended are reset
+        automatically: their terminal/truncation flags are set and the
+        observations are already those of the next episode.
+        """
+        self._alive()
+        if actions is not None:
+            self._set_actions(actions)
+        self.lib.pl_vec_step(self._vec)
+        return self.observations, self.rewards, self.terminals, self.truncations, {}
+
+    def _set_actions(self, actions):
+        actions = np.asarray(actions)
+        if actions.dtype.kind not in "iu":
+            raise TypeError(f"actions must be integers (one discrete action per agent), got dtype "
+                            f"{actions.dtype}; convert with actions.astype(np.int32)")
+        if actions.shape != (self.num_agents,):
+            raise ValueError(f"actions must have shape ({self.num_agents},) = num_envs "
+                             f"{self.num_envs} x agents {self.agents_per_env}, got {actions.shape}")
+        if actions.size and (actions.min() < 0 or actions.max() >= self.num_actions):
+            raise ValueError(f"actions must be in 0..{self.num_actions - 1}, got values from "
+                             f"{actions.min()} to {actions.max()}")
+        np.copyto(self.actions, actions, casting="unsafe")
+
+    def scripted_actions(self):
+        """The env's scripted baseline policy: one action per agent, for the current state."""
+        self._alive()
+        actions = np.empty(self.num_agents, np.int32)
+        self.lib.pl_vec_scripted(self._vec, self.ffi.from_buffer("int*", actions))
+        return actions
+
+    def log(self):
+        """Means over the episodes finished since the last call, e.g.
+        {"score": 4.2, "episode_length": 256.0, "episodes": 512}; {} if none."""
+        self._alive()
+        self.lib.pl_vec_log(self._vec, self._log)
+        n = self._log.n
+        if n <= 0:
+            return {}
+        stats = {f: getattr(self._log, f) / n for f in self._log_fields}
+        stats["episodes"] = int(n)
+        return stats
+
+    def render(self, index=0):
+        """Env `index` drawn as an (H, W, 3) uint8 RGB array. Needs no display."""
+        self._alive()
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+            raise TypeError(f"render index must be an integer, got {index!r}")
+        if not 0 <= index < self.num_envs:
+            raise IndexError(f"render index {index} does not exist: this {self.name} vector has "
+                             f"{self.num_envs} envs (0..{self.num_envs - 1})")
+        frame = np.empty((*self.render_size, 3), np.uint8)
+        if not self.lib.pl_vec_render(self._vec, int(index), self.ffi.from_buffer("uint8_t*", frame)):
+            raise RuntimeError("raylib could not open its offscreen window. puffer_learn needs the "
+                               "raylib-software wheel and SDL_VIDEODRIVER=dummy (set on import of "
+                               "puffer_learn unless you set it yourself).")
+        return frame
+
+    def close(self):
+        if self._vec is not None:
+            self.lib.pl_vec_close(self._vec)
+            self._vec = None
+
+    def __del__(self):
+        if getattr(self, "_vec", None) is not None:
+            self.close()
+
+    def __repr__(self):
+        return (f"VecEnv({self.name!r}, num_envs={self.num_envs}, agents={self.num_agents}, "
+                f"obs=({self.obs_size},) {self.obs_dtype}, actions={self.num_actions})")

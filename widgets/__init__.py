@@ -1,0 +1,1 @@
+"""Notebook widgets (installed as puffer_learn.widgets)."""
