@@ -33,7 +33,11 @@
 //       a ratio of the trained score to this policy's score on the same seeds.
 //   static void env_render(Env* env);   raylib draw calls for one frame (the
 //                                       binding opens the window and reads the
-//                                       pixels back; you only draw)
+//                                       pixels back; you only draw). Envs that
+//                                       move things far in one step may draw
+//                                       in-between frames: env->render_t runs
+//                                       from 0 (the state before the last step)
+//                                       to 1 (the current state, the default).
 //   static void env_close(Env* env);    free what env_init allocated
 //
 // Rules that keep envs fast and reproducible:
@@ -80,7 +84,8 @@ typedef struct Spaces {
     uint64_t rng;           /* this env's random state: use pl_rand*() */     \
     Config cfg;             /* a copy of the settings */                      \
     int num_agents;         /* from env_spaces */                             \
-    int obs_size;
+    int obs_size;                                                             \
+    float render_t;         /* 0..1: which moment of the last step to draw */
 
 // ---- Random numbers: xorshift64*, one state per env -----------------------
 static inline uint32_t pl_rand_u32(uint64_t* s) {

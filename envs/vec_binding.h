@@ -63,6 +63,7 @@ VecEnv* pl_vec_init(Config* cfg, int num_envs, void* observations, int* actions,
         env->cfg = *cfg;
         env->num_agents = agents;
         env->obs_size = obs_size;
+        env->render_t = 1.0f;
         env_init(env);
     }
     pl_seed_envs(v, seed);
@@ -152,11 +153,12 @@ static int pl_open_window(int width, int height) {
     return 1;
 }
 
-// Draws env i and copies the frame into rgb (height * width * 3 bytes).
-// Returns 0 when no window could be opened.
-int pl_vec_render(VecEnv* v, int i, uint8_t* rgb) {
+// Draws env i at moment t of its last step (1 = now) and copies the frame
+// into rgb (height * width * 3 bytes). Returns 0 when no window could open.
+int pl_vec_render(VecEnv* v, int i, uint8_t* rgb, float t) {
     int w = v->spaces.render_width, h = v->spaces.render_height;
     if (!pl_open_window(w, h)) return 0;
+    v->envs[i].render_t = t;
     BeginDrawing();
     env_render(&v->envs[i]);
     EndDrawing();

@@ -58,7 +58,7 @@ void pl_vec_reset(VecEnv* v, uint64_t seed);
 void pl_vec_step(VecEnv* v);
 void pl_vec_scripted(VecEnv* v, int* actions);
 void pl_vec_log(VecEnv* v, Log* out);
-int pl_vec_render(VecEnv* v, int i, uint8_t* rgb);
+int pl_vec_render(VecEnv* v, int i, uint8_t* rgb, float t);
 void pl_vec_close(VecEnv* v);
 """
 

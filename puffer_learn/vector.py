@@ -152,20 +152,31 @@ class VecEnv:
         stats["episodes"] = int(n)
         return stats
 
-    def render(self, index=0):
-        """Env `index` drawn as an (H, W, 3) uint8 RGB array. Needs no display."""
+    def render(self, index=0, t=1.0):
+        """Env `index` drawn as an (H, W, 3) uint8 RGB array. Needs no display.
+
+        t in [0, 1] picks a moment inside the last step for envs that draw
+        in-between frames (1 = the current state; other envs ignore t)."""
         self._alive()
         if isinstance(index, bool) or not isinstance(index, numbers.Integral):
             raise TypeError(f"render index must be an integer, got {index!r}")
         if not 0 <= index < self.num_envs:
             raise IndexError(f"render index {index} does not exist: this {self.name} vector has "
                              f"{self.num_envs} envs (0..{self.num_envs - 1})")
+        if not 0.0 <= t <= 1.0:
+            raise ValueError(f"render t must be in [0, 1], got {t}")
         frame = np.empty((*self.render_size, 3), np.uint8)
-        if not self.lib.pl_vec_render(self._vec, int(index), self.ffi.from_buffer("uint8_t*", frame)):
+        if not self.lib.pl_vec_render(self._vec, int(index), self.ffi.from_buffer("uint8_t*", frame),
+                                      float(t)):
             raise RuntimeError("raylib could not open its offscreen window. puffer_learn needs the "
                                "raylib-software wheel and SDL_VIDEODRIVER=dummy (set on import of "
                                "puffer_learn unless you set it yourself).")
         return frame
+
+    def render_substeps(self, index=0, frames=4):
+        """The last step of env `index` as `frames` in-between frames, the
+        last one being the current state (for smooth playback)."""
+        return [self.render(index, t=(k + 1) / frames) for k in range(frames)]
 
     def close(self):
         if self._vec is not None:
