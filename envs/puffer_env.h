@@ -8,7 +8,12 @@
 //                                       Python reads the means. Must contain
 //                                       `score` and `episode_length`.
 //   typedef struct Config {...} Config; the env's settings: ints and floats
-//                                       only (Python fills them by name).
+//                                       only (Python fills them by name). An
+//                                       int setting may take named values:
+//                                       with `enum { OBS_MODE_RAW = 0,
+//                                       OBS_MODE_NORMALIZED = 1 };` in the
+//                                       header, make(..., obs_mode="raw")
+//                                       sets Config.obs_mode = 0.
 //   typedef struct Env {...} Env;       must start with ENV_CONTRACT_FIELDS
 //                                       (the shared-buffer pointers, log,
 //                                       rng, config), then anything you like.
@@ -70,6 +75,10 @@ typedef struct Spaces {
     int num_actions;     // discrete actions per agent: 0 .. num_actions-1
     int render_width;    // frame size in pixels
     int render_height;
+    // Optional, for entity encoders: observations are "self features, then
+    // num_entities objects of entity_size features each". Leave 0 otherwise.
+    int num_entities;
+    int entity_size;
 } Spaces;
 
 // Every Env struct starts with these fields. The binding fills them in;

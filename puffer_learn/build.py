@@ -44,7 +44,8 @@ REQUIRED_FUNCTIONS = ["env_defaults", "env_check", "env_spaces", "env_init", "en
 # copied in from the env's own header.
 BINDING_CDEF = """
 typedef struct Spaces { int num_agents; int obs_size; int num_actions;
-                        int render_width; int render_height; } Spaces;
+                        int render_width; int render_height;
+                        int num_entities; int entity_size; } Spaces;
 typedef struct VecEnv VecEnv;
 void pl_defaults(Config* out);
 int pl_check(Config* cfg, char* err, int err_len);
@@ -166,7 +167,10 @@ def compiler():
 def make_ffi(header, source):
     code = strip_comments(source)
     ffi = cffi.FFI()
-    ffi.cdef(struct_text(code, "Log") + "\n" + struct_text(code, "Config") + BINDING_CDEF)
+    # Enums with literal values name the choices of int settings (obs_mode="raw").
+    enums = "\n".join(re.findall(r"\benum\s*\w*\s*\{[^{}]*\}\s*;", code))
+    ffi.cdef(enums + "\n" + struct_text(code, "Log") + "\n" + struct_text(code, "Config")
+             + BINDING_CDEF)
     for field, ctype in ffi.typeof("Log").fields:
         if ctype.type.cname != "float":
             raise ContractError(f"{header.name}: Log.{field} is {ctype.type.cname}; "

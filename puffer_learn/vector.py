@@ -43,6 +43,14 @@ class VecEnv:
         self.agents_per_env, self.obs_size = spaces.num_agents, spaces.obs_size
         self.num_actions = spaces.num_actions
         self.render_size = (spaces.render_height, spaces.render_width)
+        # (self features, number of objects, features per object) or None
+        self.entity_layout = None
+        if spaces.num_entities > 0 and spaces.entity_size > 0:
+            self_size = spaces.obs_size - spaces.num_entities * spaces.entity_size
+            if self_size < 0:
+                raise ContractError(f"{name}: env_spaces declares {spaces.num_entities} entities of "
+                                    f"{spaces.entity_size} features, more than obs_size {spaces.obs_size}")
+            self.entity_layout = (self_size, spaces.num_entities, spaces.entity_size)
         for field in ("num_agents", "obs_size", "num_actions", "render_width", "render_height"):
             if getattr(spaces, field) < 1:
                 raise ContractError(f"{name}: env_spaces set {field} = {getattr(spaces, field)}; "
@@ -77,6 +85,8 @@ class VecEnv:
             if key not in fields:
                 raise ValueError(f"{self.name} has no setting {key!r}; its settings are: "
                                  f"{', '.join(fields)}")
+            if fields[key].type.cname == "int" and isinstance(value, str):
+                value = self._named_value(key, value)
             if fields[key].type.cname == "int":
                 if isinstance(value, bool) or not isinstance(value, numbers.Integral):
                     raise TypeError(f"{self.name} setting {key} must be an integer, got {value!r}")
@@ -87,6 +97,17 @@ class VecEnv:
         if self.lib.pl_check(cfg, err, 256):
             raise ValueError(f"{self.name}: {self.ffi.string(err).decode()}")
         return cfg
+
+    def _named_value(self, key, value):
+        """obs_mode="raw" -> the header's enum constant OBS_MODE_RAW."""
+        prefix = key.upper() + "_"
+        choices = {c[len(prefix):].lower(): getattr(self.lib, c) for c in dir(self.lib)
+                   if c.startswith(prefix)}
+        if value.lower() not in choices:
+            named = ", ".join(repr(c) for c in choices) or "none (give an integer)"
+            raise ValueError(f"{self.name} setting {key}={value!r} is not a known choice; "
+                             f"choices: {named}")
+        return choices[value.lower()]
 
     @property
     def config(self):
