@@ -79,6 +79,10 @@ typedef struct Spaces {
     // num_entities objects of entity_size features each". Leave 0 otherwise.
     int num_entities;
     int entity_size;
+    // Optional: every observation lies in [obs_low, obs_high] (Gymnasium's
+    // Box bounds). Leave both 0 when unknown: the bounds are then -inf..inf.
+    float obs_low;
+    float obs_high;
 } Spaces;
 
 // Every Env struct starts with these fields. The binding fills them in;

@@ -45,7 +45,8 @@ REQUIRED_FUNCTIONS = ["env_defaults", "env_check", "env_spaces", "env_init", "en
 BINDING_CDEF = """
 typedef struct Spaces { int num_agents; int obs_size; int num_actions;
                         int render_width; int render_height;
-                        int num_entities; int entity_size; } Spaces;
+                        int num_entities; int entity_size;
+                        float obs_low; float obs_high; } Spaces;
 typedef struct VecEnv VecEnv;
 void pl_defaults(Config* out);
 int pl_check(Config* cfg, char* err, int err_len);
@@ -74,6 +75,10 @@ class ContractError(ValueError):
 
 class EnvCrashError(RuntimeError):
     """A freshly built env crashed, corrupted memory or hung in its smoke run."""
+
+
+# Seconds a user env's smoke run may take before it counts as an endless loop.
+SMOKE_TIMEOUT_S = 20.0
 
 
 def cache_dir():
@@ -231,8 +236,9 @@ def load_module(modname, path):
     return module
 
 
-def smoke_run(name, header, config, steps=2000, timeout=20.0):
+def smoke_run(name, header, config, steps=2000, timeout=None):
     """Runs a fresh env under AddressSanitizer in a subprocess; raises on trouble."""
+    timeout = SMOKE_TIMEOUT_S if timeout is None else timeout
     modname, path = compile_module(name, header, SMOKE_FLAGS)
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:verify_asan_link_order=0",
                SDL_VIDEODRIVER="dummy")

@@ -68,6 +68,8 @@ static void env_spaces(const Config* c, Spaces* s) {
     s->num_actions = 8;
     s->render_width = c->arena_size;
     s->render_height = c->arena_size;
+    s->obs_low = -1;  // see write_observations
+    s->obs_high = 1;
 }
 
 // [CONTRACT] Allocate per-env state.
@@ -93,7 +95,7 @@ static void write_observations(Env* env) {
         *o++ = 2.0f * me->y * inv - 1.0f;
         *o++ = HEADING_DX[me->heading];
         *o++ = HEADING_DY[me->heading];
-        *o++ = me->last_reward;
+        *o++ = fminf(me->last_reward, 1.0f);  // 2 stars in one tick still reads 1
         for (int s = 0; s < ns; s++) {
             *o++ = (env->stars[s].x - me->x) * inv;
             *o++ = (env->stars[s].y - me->y) * inv;
