@@ -5,6 +5,7 @@ truncations). C gets pointers into them once, at init (cffi ``from_buffer``:
 no copies), and writes into them in place on every step. ``step`` returns the
 same arrays every time: they are live views, copy what you want to keep.
 """
+import math
 import numbers
 
 import numpy as np
@@ -43,6 +44,10 @@ class VecEnv:
         self.agents_per_env, self.obs_size = spaces.num_agents, spaces.obs_size
         self.num_actions = spaces.num_actions
         self.render_size = (spaces.render_height, spaces.render_width)
+        # Every observation lies in [low, high], or None when the env does not say.
+        self.obs_bounds = None
+        if spaces.obs_low < spaces.obs_high:
+            self.obs_bounds = (float(spaces.obs_low), float(spaces.obs_high))
         # (self features, number of objects, features per object) or None
         self.entity_layout = None
         if spaces.num_entities > 0 and spaces.entity_size > 0:
@@ -92,7 +97,14 @@ class VecEnv:
                     raise TypeError(f"{self.name} setting {key} must be an integer, got {value!r}")
             elif isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise TypeError(f"{self.name} setting {key} must be a number, got {value!r}")
-            setattr(cfg, key, value)
+            try:
+                setattr(cfg, key, value)
+            except OverflowError:  # C int is 32 bits; C float tops out near 3.4e38
+                raise ValueError(f"{self.name} setting {key}={value!r} is too large for a C "
+                                 f"{fields[key].type.cname}") from None
+            if not math.isfinite(getattr(cfg, key)):  # 1e300 silently becomes inf in a C float
+                raise ValueError(f"{self.name} setting {key}={value!r} must be a finite number "
+                                 f"that fits a C float (|x| < 3.4e38)")
         err = self.ffi.new("char[256]")
         if self.lib.pl_check(cfg, err, 256):
             raise ValueError(f"{self.name}: {self.ffi.string(err).decode()}")
@@ -103,6 +115,8 @@ class VecEnv:
         prefix = key.upper() + "_"
         choices = {c[len(prefix):].lower(): getattr(self.lib, c) for c in dir(self.lib)
                    if c.startswith(prefix)}
+        if not choices:
+            raise TypeError(f"{self.name} setting {key} must be an integer, got {value!r}")
         if value.lower() not in choices:
             named = ", ".join(repr(c) for c in choices) or "none (give an integer)"
             raise ValueError(f"{self.name} setting {key}={value!r} is not a known choice; "
@@ -116,7 +130,8 @@ class VecEnv:
 
     def _alive(self):
         if self._vec is None:
-            raise RuntimeError(f"{self.name} env is closed")
+            raise RuntimeError(f"this {self.name} env is closed; make a new one with "
+                               f"puffer_learn.make(...)")
 
     def reset(self, seed=None):
         """Starts a new episode in every env. The same seed replays the same episodes."""
