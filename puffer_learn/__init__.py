@@ -14,6 +14,8 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 from puffer_learn.build import CompileError, ContractError, EnvCrashError, packaged_envs  # noqa: E402
 from puffer_learn.vector import VecEnv, make  # noqa: E402
+from puffer_learn.render import record_episode, save_gif  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["make", "VecEnv", "packaged_envs", "CompileError", "ContractError", "EnvCrashError"]
+__all__ = ["make", "VecEnv", "packaged_envs", "CompileError", "ContractError", "EnvCrashError",
+           "record_episode", "save_gif"]
