@@ -18,6 +18,7 @@ MAX_EPISODE_STEPS = 10_000
 def save_gif(frames, path, fps=30):
     """Saves a list of (H, W, 3) uint8 RGB frames as a GIF that loops forever.
 
+    path: a file path, or a binary file object such as io.BytesIO.
     Returns the path. GIF timing is in 1/100 s, so fps above 50 plays slower
     than asked in most viewers.
     """
@@ -38,7 +39,8 @@ def save_gif(frames, path, fps=30):
                              f"all frames of a GIF must have the same size")
         shape = frame.shape
     images = [Image.fromarray(np.ascontiguousarray(f)) for f in frames]
-    path = Path(path)
+    if not hasattr(path, "write"):  # a file path; a file object (BytesIO) is used as is
+        path = Path(path)
     # loop=0: repeat forever; duration is milliseconds per frame.
     images[0].save(path, format="GIF", save_all=True, append_images=images[1:],
                    duration=max(1, round(1000 / fps)), loop=0)
