@@ -195,35 +195,47 @@ def readable(diagnostics, header, glue):
 
 
 def compile_module(name, header, flags):
-    """Builds (or finds in the cache) the extension module; returns its path."""
+    """Builds (or finds in the cache) an env's extension module; returns
+    (module name, path)."""
     source = header.read_text()
     check_contract(header, source)
     ffi = make_ffi(header, source)
+    neighbours = sorted(p.read_text() for p in header.parent.glob("*.h") if p != header)
+    return compile_extension(ffi, name, f'#include "{header}"\n#include "vec_binding.h"\n',
+                             [source, *neighbours], flags, [header.parent], header)
+
+
+def compile_extension(ffi, name, source, hash_parts, flags, include_dirs=(), header=None):
+    """Compiles cffi's glue for `source` with gcc into a cached extension.
+
+    The cache key covers hash_parts, the shared headers, the flags, the
+    raylib library and the Python/cffi versions."""
     key = hashlib.sha256()
-    for part in [source, *(ENVS_DIR.joinpath(h).read_text() for h in SHARED_HEADERS),
-                 *sorted(p.read_text() for p in header.parent.glob("*.h") if p != header),
+    for part in [source, *hash_parts, *(ENVS_DIR.joinpath(h).read_text() for h in SHARED_HEADERS),
                  " ".join(flags), str(raylib_library()), sys.version, cffi.__version__]:
         key.update(part.encode())
     modname = f"_pl_{re.sub(r'[^A-Za-z0-9_]', '_', name)}_{key.hexdigest()[:16]}"
     target = cache_dir() / (modname + sysconfig.get_config_var("EXT_SUFFIX"))
     if target.exists():
         return modname, target
-    ffi.set_source(modname, f'#include "{header}"\n#include "vec_binding.h"\n')
+    ffi.set_source(modname, source)
     with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
         glue = Path(tmp) / f"{modname}.c"
         with contextlib.redirect_stdout(io.StringIO()):  # cffi prints "generating ..."
             ffi.emit_c_code(str(glue))
         out = Path(tmp) / target.name
         lib = raylib_library()
+        includes = [arg for d in [*include_dirs, ENVS_DIR, raylib_dir(),
+                                  sysconfig.get_paths()["include"]] for arg in ("-I", str(d))]
         cmd = [compiler(), "-shared", "-fPIC", "-std=gnu11", *flags,
                "-Werror=implicit-function-declaration", "-Werror=incompatible-pointer-types",
-               "-I", str(header.parent), "-I", str(ENVS_DIR), "-I", str(raylib_dir()),
-               "-I", sysconfig.get_paths()["include"], str(glue), "-o", str(out),
+               *includes, str(glue), "-o", str(out),
                str(lib), f"-Wl,-rpath,{lib.parent}", "-lm", "-lpthread"]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
-            raise CompileError(f"{header.name} did not compile:\n\n"
-                               + readable(result.stderr, header, glue))
+            where = header or Path(name)
+            raise CompileError(f"{where.name} did not compile:\n\n"
+                               + readable(result.stderr, where, glue))
         os.replace(out, target)  # atomic: a half-written module is never cached
     return modname, target
 

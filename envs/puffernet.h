@@ -1,0 +1,311 @@
+// puffernet.h: run a policy trained in PyTorch as plain C.
+//
+// The layers here compute exactly what puffer_learn/policies.py computes in
+// torch (same layer order, same gate order, same activations), so a C
+// program gets the same logits as Python to ~1e-6. Weights come from a file
+// written by `puffer-learn export` (puffer_learn/export.py):
+//
+//   offset  type      field
+//   0       char[8]   magic "PUFFNET\0"
+//   8       uint32    format version (1)
+//   12      uint32    architecture: 1 = MLP, 2 = LSTM, 3 = ENTITY
+//   16      uint32    obs_size       numbers per observation
+//   20      uint32    obs_dtype      0 = float32, 1 = uint8 (converted to float)
+//   24      uint32    num_actions
+//   28      uint32    hidden_size
+//   32      uint32    num_layers     hidden Linear+ReLU blocks of the body
+//   36      uint32    self_size      ENTITY only (else 0): self features,
+//   40      uint32    num_entities     then num_entities objects
+//   44      uint32    entity_size      of entity_size features,
+//   48      uint32    entity_hidden    encoded to entity_hidden each
+//   52      uint32    num_floats     float32 values after the header
+//   56      float32[num_floats], little-endian, in this order (W is [out][in]):
+//     MLP:    body: (W, b) x num_layers; actor (W, b); critic (W, b)
+//     LSTM:   encoder (W, b); weight_ih [4H][H]; weight_hh [4H][H]; bias_ih [4H];
+//             bias_hh [4H] (gates in torch's order i, f, g, o); actor; critic
+//     ENTITY: entity layer (W [entity_hidden][entity_size], b); body whose
+//             first layer reads [self features, max-pooled entity codes];
+//             actor; critic
+//
+// Every size is checked against the file length and against the env before
+// any weight is read: a wrong file is refused with a message, never read past.
+#ifndef PUFFERNET_H
+#define PUFFERNET_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+#define PUFFNET_MAGIC "PUFFNET"
+#define PUFFNET_VERSION 1
+#define PUFFNET_HEADER_BYTES 56
+#define PUFFNET_MAX_LAYERS 8
+enum { ARCH_MLP = 1, ARCH_LSTM = 2, ARCH_ENTITY = 3 };
+
+typedef struct Linear { const float* w; const float* b; int in, out; } Linear;
+
+typedef struct PufferNet {
+    uint32_t version, arch, obs_size, obs_dtype, num_actions, hidden, num_layers;
+    uint32_t self_size, num_entities, entity_size, entity_hidden, num_floats;
+    float* weights;                   // all parameters, one block
+    Linear entity, body[PUFFNET_MAX_LAYERS], actor, critic, encoder;
+    const float *w_ih, *w_hh, *b_ih, *b_hh;  // LSTM
+    float *h, *c;                     // LSTM memory, [num_agents][hidden]
+    int num_agents;
+    float *x, *y, *gates;             // scratch buffers
+} PufferNet;
+
+// ---- Layers ---------------------------------------------------------------
+// y = W x + b, W stored row-major [out][in] as torch does.
+static void linear(const Linear* l, const float* x, float* y) {
+    for (int o = 0; o < l->out; o++) {
+        const float* row = l->w + (size_t)o * l->in;
+        float sum = l->b[o];
+        for (int i = 0; i < l->in; i++) sum += row[i] * x[i];
+        y[o] = sum;
+    }
+}
+
+static void relu(float* x, int n) {
+    for (int i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;
+}
+
+static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+// One step of torch.nn.LSTMCell: gates = W_ih x + b_ih + W_hh h + b_hh,
+// split in torch's order (input, forget, cell candidate, output).
+static void lstm_cell(const PufferNet* n, const float* x, float* h, float* c, float* gates) {
+    int H = n->hidden;
+    for (int g = 0; g < 4 * H; g++) {
+        const float* wi = n->w_ih + (size_t)g * H;
+        const float* wh = n->w_hh + (size_t)g * H;
+        float sum = n->b_ih[g] + n->b_hh[g];
+        for (int k = 0; k < H; k++) sum += wi[k] * x[k] + wh[k] * h[k];
+        gates[g] = sum;
+    }
+    for (int k = 0; k < H; k++) {
+        float i = sigmoid(gates[k]), f = sigmoid(gates[H + k]);
+        float g = tanhf(gates[2 * H + k]), o = sigmoid(gates[3 * H + k]);
+        c[k] = f * c[k] + i * g;
+        h[k] = o * tanhf(c[k]);
+    }
+}
+
+// Shared layer on every object, then the max over objects (like a conv
+// kernel applied to every patch, then max-pooling).
+static void entity_encode(const PufferNet* n, const float* obs, float* out, float* code) {
+    for (int k = 0; k < (int)n->entity_hidden; k++) out[k] = -INFINITY;
+    for (int e = 0; e < (int)n->num_entities; e++) {
+        linear(&n->entity, obs + n->self_size + (size_t)e * n->entity_size, code);
+        relu(code, n->entity_hidden);
+        for (int k = 0; k < (int)n->entity_hidden; k++) out[k] = code[k] > out[k] ? code[k] : out[k];
+    }
+}
+
+// Memory for num_agents separate LSTM states (one per agent), all zero.
+static void puffernet_init_agents(PufferNet* n, int num_agents) {
+    free(n->h); free(n->c);
+    n->num_agents = num_agents;
+    n->h = calloc((size_t)num_agents * n->hidden, sizeof(float));
+    n->c = calloc((size_t)num_agents * n->hidden, sizeof(float));
+}
+
+// ---- Loading ---------------------------------------------------------------
+static int puffernet_fail(char* err, int len, const char* msg) {
+    if (err && len > 0) snprintf(err, len, "%s", msg);
+    return 1;
+}
+
+// Points `l` at the next in*out + out floats; fails if the file is too short.
+static int take_linear(PufferNet* n, size_t* at, Linear* l, int in, int out) {
+    size_t need = (size_t)in * out + out;
+    if (*at + need > n->num_floats) return 0;
+    l->w = n->weights + *at;
+    l->b = l->w + (size_t)in * out;
+    l->in = in;
+    l->out = out;
+    *at += need;
+    return 1;
+}
+
+// Loads and validates a weight file. expect_obs_size / expect_num_actions
+// come from the env; pass 0 to skip that check. Returns 0 on success, else
+// writes a message into err and returns 1.
+static int puffernet_load(PufferNet* n, const char* path, int expect_obs_size,
+                          int expect_num_actions, char* err, int err_len) {
+    char msg[512];
+    memset(n, 0, sizeof(*n));
+    FILE* f = fopen(path, "rb");
+    if (!f) { snprintf(msg, sizeof msg, "cannot open weight file %s", path); return puffernet_fail(err, err_len, msg); }
+    unsigned char head[PUFFNET_HEADER_BYTES];
+    size_t got = fread(head, 1, sizeof head, f);
+    if (got != sizeof head || memcmp(head, PUFFNET_MAGIC, 8) != 0) {
+        fclose(f);
+        snprintf(msg, sizeof msg, "%s is not a puffernet weight file (bad magic bytes); "
+                 "export one with `puffer-learn export`", path);
+        return puffernet_fail(err, err_len, msg);
+    }
+    uint32_t* field[] = {&n->version, &n->arch, &n->obs_size, &n->obs_dtype, &n->num_actions,
+                         &n->hidden, &n->num_layers, &n->self_size, &n->num_entities,
+                         &n->entity_size, &n->entity_hidden, &n->num_floats};
+    for (int k = 0; k < 12; k++)  // little-endian uint32 values after the magic
+        *field[k] = head[8 + 4 * k] | head[9 + 4 * k] << 8 | head[10 + 4 * k] << 16 |
+                    (uint32_t)head[11 + 4 * k] << 24;
+    const char* problem = NULL;
+    if (n->version != PUFFNET_VERSION) problem = "unknown format version (this program reads version 1)";
+    else if (n->arch < ARCH_MLP || n->arch > ARCH_ENTITY) problem = "unknown architecture";
+    else if (n->obs_dtype > 1) problem = "unknown observation dtype";
+    else if (n->num_layers < 1 || n->num_layers > PUFFNET_MAX_LAYERS) problem = "bad number of layers";
+    else if (n->hidden < 1 || n->hidden > 65536 || n->obs_size < 1 || n->obs_size > (1 << 20) ||
+             n->num_actions < 1 || n->num_actions > 65536) problem = "sizes out of range";
+    else if (n->arch == ARCH_ENTITY && (n->entity_size < 1 || n->entity_hidden < 1 || n->num_entities < 1 ||
+             (uint64_t)n->self_size + (uint64_t)n->num_entities * n->entity_size != n->obs_size))
+        problem = "entity layout does not add up to obs_size";
+    if (problem) {
+        fclose(f);
+        snprintf(msg, sizeof msg, "%s: %s", path, problem);
+        return puffernet_fail(err, err_len, msg);
+    }
+    if (expect_obs_size && n->obs_size != (uint32_t)expect_obs_size) {
+        fclose(f);
+        snprintf(msg, sizeof msg, "%s expects observations of %u numbers but the env gives %d: "
+                 "the policy was trained on another env or config", path, n->obs_size, expect_obs_size);
+        return puffernet_fail(err, err_len, msg);
+    }
+    if (expect_num_actions && n->num_actions != (uint32_t)expect_num_actions) {
+        fclose(f);
+        snprintf(msg, sizeof msg, "%s has %u actions but the env has %d", path, n->num_actions,
+                 expect_num_actions);
+        return puffernet_fail(err, err_len, msg);
+    }
+    // The file must hold exactly num_floats floats after the header.
+    fseek(f, 0, SEEK_END);
+    long bytes = ftell(f);
+    if (bytes < 0 || (uint64_t)bytes != PUFFNET_HEADER_BYTES + 4ull * n->num_floats) {
+        fclose(f);
+        snprintf(msg, sizeof msg, "%s is %ld bytes but its header promises %u floats (%llu bytes): "
+                 "the file is truncated or corrupted", path, bytes, n->num_floats,
+                 PUFFNET_HEADER_BYTES + 4ull * n->num_floats);
+        return puffernet_fail(err, err_len, msg);
+    }
+    n->weights = malloc(4ull * n->num_floats + 4);
+    fseek(f, PUFFNET_HEADER_BYTES, SEEK_SET);
+    size_t read = fread(n->weights, 4, n->num_floats, f);
+    fclose(f);
+    if (read != n->num_floats) { free(n->weights); n->weights = NULL;
+        return puffernet_fail(err, err_len, "short read of the weights"); }
+
+    // Carve the block into layers, checking each against the float count.
+    size_t at = 0;
+    int H = n->hidden, ok = 1, width = n->obs_size;
+    if (n->arch == ARCH_ENTITY) {
+        ok &= take_linear(n, &at, &n->entity, n->entity_size, n->entity_hidden);
+        width = n->self_size + n->entity_hidden;
+    }
+    if (n->arch == ARCH_LSTM) {
+        ok &= take_linear(n, &at, &n->encoder, n->obs_size, H);
+        size_t lstm = 8ull * H * H + 8ull * H;
+        if (ok && at + lstm <= n->num_floats) {
+            n->w_ih = n->weights + at; n->w_hh = n->w_ih + 4ull * H * H;
+            n->b_ih = n->w_hh + 4ull * H * H; n->b_hh = n->b_ih + 4 * H;
+            at += lstm;
+        } else ok = 0;
+    } else {
+        for (uint32_t k = 0; k < n->num_layers; k++) {
+            ok &= take_linear(n, &at, &n->body[k], width, H);
+            width = H;
+        }
+    }
+    ok = ok && take_linear(n, &at, &n->actor, H, n->num_actions);
+    ok = ok && take_linear(n, &at, &n->critic, H, 1);
+    if (!ok || at != n->num_floats) {
+        free(n->weights); n->weights = NULL;
+        snprintf(msg, sizeof msg, "%s: the header's sizes need a different number of floats than "
+                 "the %u it holds", path, n->num_floats);
+        return puffernet_fail(err, err_len, msg);
+    }
+    int widest = n->obs_size > 4 * H ? n->obs_size : 4 * H;
+    if ((int)(n->self_size + n->entity_hidden) > widest) widest = n->self_size + n->entity_hidden;
+    n->x = calloc(widest, sizeof(float));
+    n->y = calloc(widest, sizeof(float));
+    n->gates = calloc(widest, sizeof(float));
+    if (n->arch == ARCH_LSTM) puffernet_init_agents(n, 1);
+    return 0;
+}
+
+// Zero an agent's memory: call when its episode ends.
+static void puffernet_reset_agent(PufferNet* n, int agent) {
+    if (!n->h) return;
+    memset(n->h + (size_t)agent * n->hidden, 0, n->hidden * sizeof(float));
+    memset(n->c + (size_t)agent * n->hidden, 0, n->hidden * sizeof(float));
+}
+
+// ---- The forward pass: one agent, one observation ----------------------------
+// obs holds obs_size floats (convert uint8 observations to float first: see
+// puffernet_obs_to_float). Writes num_actions logits and one value.
+static void puffernet_forward(PufferNet* n, int agent, const float* obs, float* logits, float* value) {
+    float *x = n->x, *y = n->y;
+    int H = n->hidden;
+    if (n->arch == ARCH_LSTM) {
+        linear(&n->encoder, obs, x);
+        relu(x, H);
+        float* h = n->h + (size_t)agent * H;
+        float* c = n->c + (size_t)agent * H;
+        lstm_cell(n, x, h, c, n->gates);
+        memcpy(y, h, H * sizeof(float));
+    } else {
+        int width = n->obs_size;
+        if (n->arch == ARCH_ENTITY) {  // [self features, pooled entity codes]
+            memcpy(x, obs, n->self_size * sizeof(float));
+            entity_encode(n, obs, x + n->self_size, n->gates);
+            width = n->self_size + n->entity_hidden;
+        } else {
+            memcpy(x, obs, width * sizeof(float));
+        }
+        for (uint32_t k = 0; k < n->num_layers; k++) {
+            linear(&n->body[k], x, y);
+            relu(y, H);
+            float* t = x; x = y; y = t;
+        }
+        memcpy(y, x, H * sizeof(float));
+    }
+    linear(&n->actor, y, logits);
+    linear(&n->critic, y, value);
+}
+
+// uint8 observations (e.g. pixels or grid cells) must become floats before
+// the network sees them: the network was trained on float tensors.
+static void puffernet_obs_to_float(const uint8_t* obs, float* out, int n) {
+    for (int i = 0; i < n; i++) out[i] = (float)obs[i];
+}
+
+// ---- Choosing an action -------------------------------------------------------
+// Sample from softmax(logits), as training did. u is uniform in [0, 1).
+static int puffernet_sample(const float* logits, int n, float u) {
+    float max = logits[0], total = 0;
+    for (int a = 1; a < n; a++) max = logits[a] > max ? logits[a] : max;
+    for (int a = 0; a < n; a++) total += expf(logits[a] - max);
+    float pick = u * total, run = 0;
+    for (int a = 0; a < n; a++) {
+        run += expf(logits[a] - max);
+        if (pick < run) return a;
+    }
+    return n - 1;
+}
+
+// The most likely action. Beware: a policy that learned "mostly go right,
+// sometimes up" becomes "always right" and can stick to a wall forever.
+static int puffernet_argmax(const float* logits, int n) {
+    int best = 0;
+    for (int a = 1; a < n; a++) if (logits[a] > logits[best]) best = a;
+    return best;
+}
+
+static void puffernet_free(PufferNet* n) {
+    free(n->weights); free(n->h); free(n->c); free(n->x); free(n->y); free(n->gates);
+    memset(n, 0, sizeof(*n));
+}
+
+#endif

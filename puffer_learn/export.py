@@ -1,0 +1,301 @@
+"""Port a trained policy to C: the weight file, a C twin for parity tests,
+and the standalone demo program (env + policy, no Python).
+
+    write_weights(policy, "target.bin")          # the format of envs/puffernet.h
+    read_weights("target.bin")                    # header dict + floats, checked
+    CPolicy("target.bin").forward(obs)            # the C network, from Python
+    export("target", "runs/target-1/model.pt", "demo/")   # -> demo/target_demo
+"""
+import json
+import shlex
+import struct
+import subprocess
+import sysconfig
+from pathlib import Path
+
+import cffi
+import numpy as np
+from torch import nn
+
+from puffer_learn import build
+
+MAGIC = b"PUFFNET\0"
+VERSION = 1
+HEADER = struct.Struct("<8s12I")  # magic, then 12 little-endian uint32 (see puffernet.h)
+FIELDS = ["version", "arch", "obs_size", "obs_dtype", "num_actions", "hidden_size", "num_layers",
+          "self_size", "num_entities", "entity_size", "entity_hidden", "num_floats"]
+ARCH = {"mlp": 1, "lstm": 2, "entity": 3}
+OBS_DTYPE = {"float32": 0, "uint8": 1}
+
+
+class WeightFileError(ValueError):
+    """A weight file is not one this version of puffer_learn can use."""
+
+
+def linears_of(sequential, what):
+    """The Linear layers of a Linear/ReLU stack; refuses other activations,
+    because the C side implements ReLU only."""
+    layers = []
+    for module in sequential:
+        if isinstance(module, nn.Linear):
+            layers.append(module)
+        elif not isinstance(module, nn.ReLU):
+            raise WeightFileError(f"{what} uses {type(module).__name__}; the C library implements "
+                                  f"Linear and ReLU (add the layer to envs/puffernet.h to export it)")
+    return layers
+
+
+def policy_layout(policy):
+    """(header fields, tensors in file order) for a supported policy."""
+    def flat(*layers):
+        return [t for layer in layers for t in (layer.weight, layer.bias)]
+    head = {}
+    if hasattr(policy, "cell"):  # LSTMPolicy
+        (encoder,) = linears_of(policy.encoder, "the LSTM encoder")
+        cell = policy.cell
+        head.update(arch="lstm", obs_size=encoder.in_features, hidden_size=cell.hidden_size,
+                    num_layers=1, num_actions=policy.actor.out_features)
+        tensors = flat(encoder) + [cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh]
+    elif hasattr(policy, "entity"):  # EntityPolicy
+        (entity,) = linears_of(policy.entity, "the entity layer")
+        body = linears_of(policy.body, "the body")
+        self_size, num_entities, entity_size = policy.entity_layout
+        head.update(arch="entity", obs_size=self_size + num_entities * entity_size,
+                    hidden_size=body[0].out_features, num_layers=len(body),
+                    num_actions=policy.actor.out_features, self_size=self_size,
+                    num_entities=num_entities, entity_size=entity_size,
+                    entity_hidden=entity.out_features)
+        tensors = flat(entity, *body)
+    elif hasattr(policy, "body"):  # MLP
+        body = linears_of(policy.body, "the body")
+        head.update(arch="mlp", obs_size=body[0].in_features, hidden_size=body[0].out_features,
+                    num_layers=len(body), num_actions=policy.actor.out_features)
+        tensors = flat(*body)
+    else:
+        raise WeightFileError(f"cannot export {type(policy).__name__}: supported policies are MLP, "
+                              f"LSTMPolicy and EntityPolicy from puffer_learn.policies")
+    return head, tensors + flat(policy.actor, policy.critic)
+
+
+def write_weights(policy, path, obs_dtype="float32"):
+    """Writes the header and the float32 tensors; returns the header dict."""
+    head, tensors = policy_layout(policy)
+    floats = np.concatenate([t.detach().cpu().float().numpy().ravel() for t in tensors]).astype("<f4")
+    fields = {name: 0 for name in FIELDS}
+    fields.update({k: v for k, v in head.items() if k in fields})
+    fields.update(version=VERSION, arch=ARCH[head["arch"]], obs_dtype=OBS_DTYPE[obs_dtype],
+                  num_floats=floats.size)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(HEADER.pack(MAGIC, *(fields[name] for name in FIELDS)))
+        f.write(floats.tobytes())
+    return fields
+
+
+def expected_floats(h):
+    """How many floats the header's architecture needs (mirrors puffernet_load)."""
+    H, A = h["hidden_size"], h["num_actions"]
+    heads = H * A + A + H + 1
+    if h["arch"] == ARCH["lstm"]:
+        return h["obs_size"] * H + H + 8 * H * H + 8 * H + heads
+    width = h["obs_size"]
+    total = 0
+    if h["arch"] == ARCH["entity"]:
+        total += h["entity_size"] * h["entity_hidden"] + h["entity_hidden"]
+        width = h["self_size"] + h["entity_hidden"]
+    for _ in range(h["num_layers"]):
+        total += width * H + H
+        width = H
+    return total + heads
+
+
+def read_weights(path, obs_size=None, num_actions=None):
+    """Reads and checks a weight file: magic, version, sizes, length. Returns
+    (header dict, float32 array). Raises WeightFileError saying what is wrong."""
+    path = Path(path)
+    data = path.read_bytes()
+    if len(data) < HEADER.size or data[:8] != MAGIC:
+        raise WeightFileError(f"{path} is not a puffernet weight file (bad magic bytes); export one "
+                              f"with `puffer-learn export`")
+    values = HEADER.unpack_from(data)
+    h = dict(zip(FIELDS, values[1:]))
+    if h["version"] != VERSION:
+        raise WeightFileError(f"{path} has format version {h['version']}; this puffer_learn reads "
+                              f"version {VERSION}")
+    if h["arch"] not in ARCH.values():
+        raise WeightFileError(f"{path} has unknown architecture code {h['arch']}")
+    if len(data) != HEADER.size + 4 * h["num_floats"]:
+        raise WeightFileError(f"{path} is {len(data)} bytes but its header promises "
+                              f"{h['num_floats']} floats: the file is truncated or corrupted")
+    if expected_floats(h) != h["num_floats"]:
+        raise WeightFileError(f"{path}: the header's layer sizes need {expected_floats(h)} floats, "
+                              f"the file holds {h['num_floats']}")
+    if obs_size is not None and h["obs_size"] != obs_size:
+        raise WeightFileError(f"{path} expects observations of {h['obs_size']} numbers but the env "
+                              f"gives {obs_size}: the policy was trained on another env or config")
+    if num_actions is not None and h["num_actions"] != num_actions:
+        raise WeightFileError(f"{path} has {h['num_actions']} actions but the env has {num_actions}")
+    return h, np.frombuffer(data, "<f4", offset=HEADER.size)
+
+
+# ---- The C network, callable from Python (for parity tests and lessons) ----
+CPOLICY_CDEF = """
+typedef struct PufferNet PufferNet;
+PufferNet* pn_load(const char* path, int obs_size, int num_actions, char* err, int err_len);
+void pn_forward(PufferNet* n, const float* obs, int num_agents, float* logits, float* values);
+void pn_reset_agent(PufferNet* n, int agent);
+int pn_sample(const float* logits, int n, float u);
+int pn_argmax(const float* logits, int n);
+void pn_free(PufferNet* n);
+"""
+CPOLICY_SOURCE = """
+#include "puffernet.h"
+PufferNet* pn_load(const char* path, int obs_size, int num_actions, char* err, int err_len) {
+    PufferNet* n = calloc(1, sizeof(PufferNet));
+    if (puffernet_load(n, path, obs_size, num_actions, err, err_len)) { free(n); return NULL; }
+    return n;
+}
+// Row a of obs is agent a; LSTM memory is kept per agent between calls.
+void pn_forward(PufferNet* n, const float* obs, int num_agents, float* logits, float* values) {
+    if (n->arch == ARCH_LSTM && n->num_agents != num_agents) puffernet_init_agents(n, num_agents);
+    for (int a = 0; a < num_agents; a++)
+        puffernet_forward(n, a, obs + (size_t)a * n->obs_size, logits + (size_t)a * n->num_actions,
+                          values + a);
+}
+void pn_reset_agent(PufferNet* n, int agent) { puffernet_reset_agent(n, agent); }
+int pn_sample(const float* logits, int n, float u) { return puffernet_sample(logits, n, u); }
+int pn_argmax(const float* logits, int n) { return puffernet_argmax(logits, n); }
+void pn_free(PufferNet* n) { puffernet_free(n); free(n); }
+"""
+_cpolicy_module = None
+
+
+def cpolicy_module():
+    global _cpolicy_module
+    if _cpolicy_module is None:
+        ffi = cffi.FFI()
+        ffi.cdef(CPOLICY_CDEF)
+        header = build.ENVS_DIR / "puffernet.h"
+        modname, path = build.compile_extension(ffi, "puffernet", CPOLICY_SOURCE, [header.read_text()],
+                                                ["-O2"], header=header)
+        _cpolicy_module = build.load_module(modname, path)
+    return _cpolicy_module
+
+
+class CPolicy:
+    """A weight file run by envs/puffernet.h. forward(obs [agents, obs_size])
+    returns (logits [agents, actions], values [agents]) computed in C."""
+
+    def __init__(self, path, obs_size=0, num_actions=0):
+        self.module = cpolicy_module()
+        ffi, lib = self.module.ffi, self.module.lib
+        err = ffi.new("char[512]")
+        self._net = lib.pn_load(str(path).encode(), obs_size, num_actions, err, 512)
+        if self._net == ffi.NULL:
+            raise WeightFileError(ffi.string(err).decode())
+        self.header, _ = read_weights(path)
+
+    def forward(self, obs):
+        ffi, lib = self.module.ffi, self.module.lib
+        obs = np.ascontiguousarray(obs, np.float32)
+        if obs.ndim != 2 or obs.shape[1] != self.header["obs_size"]:
+            raise ValueError(f"obs must have shape (agents, {self.header['obs_size']}), got {obs.shape}")
+        logits = np.empty((obs.shape[0], self.header["num_actions"]), np.float32)
+        values = np.empty(obs.shape[0], np.float32)
+        lib.pn_forward(self._net, ffi.from_buffer("float*", obs), obs.shape[0],
+                       ffi.from_buffer("float*", logits), ffi.from_buffer("float*", values))
+        return logits, values
+
+    def reset_agent(self, agent):
+        self.module.lib.pn_reset_agent(self._net, agent)
+
+    def argmax(self, logits):
+        return self.module.lib.pn_argmax(self.module.ffi.from_buffer("float*", np.ascontiguousarray(
+            logits, np.float32)), len(logits))
+
+    def sample(self, logits, u):
+        return self.module.lib.pn_sample(self.module.ffi.from_buffer("float*", np.ascontiguousarray(
+            logits, np.float32)), len(logits), float(u))
+
+    def __del__(self):
+        if getattr(self, "_net", None) is not None and self._net != self.module.ffi.NULL:
+            self.module.lib.pn_free(self._net)
+            self._net = None
+
+
+# ---- The standalone program ---------------------------------------------------
+def config_header(env_name, vec, env_config):
+    """C source: the env settings the policy was trained with, and the names of
+    the env's Log fields (for the demo's JSON line)."""
+    lines = [f"// Written by puffer-learn export for {env_name}: the settings of training.",
+             f'#define ENV_NAME "{env_name}"',
+             "static void demo_config(Config* c) {", "    env_defaults(c);"]
+    for key, value in vec.config.items():
+        if key in env_config:
+            lines.append(f"    c->{key} = {value!r};")
+    fields = ", ".join(f'"{f}"' for f in vec._log_fields)
+    lines += ["}", f"static const char* LOG_FIELDS[] = {{{fields}}};", ""]
+    return "\n".join(lines)
+
+
+def compile_demo(env_name, header, config_path, out):
+    """gcc: the env header + vec_binding.h + puffernet.h + demo.c -> one program.
+
+    raylib comes from the raylib wheel's library, which also references a few
+    Python C-API symbols (it doubles as a Python module). We link libpython
+    only to satisfy those; the program never starts Python."""
+    lib = build.raylib_library()
+    libdir = sysconfig.get_config_var("LIBDIR")
+    pylib = f"python{sysconfig.get_config_var('LDVERSION')}"
+    cmd = [build.compiler(), "-O2", "-std=gnu11", f'-DENV_HEADER="{header}"',
+           f'-DDEMO_CONFIG="{config_path}"', "-I", str(build.ENVS_DIR), "-I", str(build.raylib_dir()),
+           str(build.ENVS_DIR / "demo.c"), "-o", str(out), str(lib), f"-Wl,-rpath,{lib.parent}",
+           f"-L{libdir}", f"-l{pylib}", f"-Wl,-rpath,{libdir}", "-lm", "-lpthread"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise build.CompileError(f"the {env_name} demo did not compile:\n"
+                                 f"{shlex.join(cmd)}\n\n{result.stderr.strip()}")
+    return out
+
+
+def export(env, checkpoint, out_dir):
+    """Writes OUT/ENV_demo.bin (weights), OUT/ENV_config.h and compiles
+    OUT/ENV_demo. Returns a dict of the paths."""
+    import puffer_learn
+    from puffer_learn.train import load_checkpoint, policy_from_checkpoint
+
+    data = load_checkpoint(checkpoint)
+    name, packaged, module = build.build(env)
+    _, header, _ = build.locate(env)
+    env_config = dict(data["config"].get("env", {}))
+    vec = puffer_learn.make(env, num_envs=1, **env_config)
+    policy = policy_from_checkpoint(data)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    program = out_dir / f"{name}_demo"
+    weights = out_dir / f"{name}_demo.bin"
+    read_back = write_weights(policy, weights, obs_dtype=vec.obs_dtype.name)
+    read_weights(weights, vec.obs_size, vec.num_actions)  # what we wrote must read back
+    config_path = out_dir / f"{name}_config.h"
+    config_path.write_text(config_header(name, vec, env_config))
+    compile_demo(name, header, config_path.resolve(), program)
+    vec.close()
+    return {"program": str(program), "weights": str(weights), "config": str(config_path),
+            "arch": [k for k, v in ARCH.items() if v == read_back["arch"]][0]}
+
+
+def run_demo(program, episodes=10, seed=0, argmax=False, frames=None, weights=None):
+    """Runs the exported program; returns its JSON result."""
+    cmd = [str(program), "--episodes", str(episodes), "--seed", str(seed)]
+    if argmax:
+        cmd.append("--argmax")
+    if frames:
+        Path(frames).mkdir(parents=True, exist_ok=True)
+        cmd += ["--frames", str(frames)]
+    if weights:
+        cmd += ["--weights", str(weights)]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{program} failed: {result.stderr.strip()}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
