@@ -281,14 +281,19 @@ def smoke_run(name, header, config, steps=2000, timeout=None):
 
 
 def asan_summary(stderr, header):
-    """The useful lines of an AddressSanitizer report: what and where."""
+    """The useful lines of an AddressSanitizer report: what and where, and
+    for a bad access where that memory was allocated or freed (with their
+    headings, so an allocation frame is not read as a caller)."""
     lines = stderr.splitlines()
     start = next((i for i, l in enumerate(lines) if "ERROR: AddressSanitizer" in l
                   or "runtime error:" in l), None)
     if start is None:
         return ""
     keep = [lines[start].split("ERROR: ")[-1]]
-    keep += [l.strip() for l in lines[start:] if header.name in l][:6]
+    headings = ("READ of", "WRITE of", "allocated by", "freed by", "previously allocated",
+                "The signal is caused", "Hint:")
+    rest = [re.sub(r"^==\d+==", "", l).strip() for l in lines[start + 1:]]  # drop ==pid==
+    keep += [l for l in rest if header.name in l or l.startswith(headings) or " is located " in l][:11]
     return "\n".join(keep).replace(str(header.parent) + "/", "")
 
 
