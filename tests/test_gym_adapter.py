@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
+import puffer_learn
+
 from puffer_learn.gym_adapter import GymEnv
 from scenes import scene_source
 from test_user_env import tiny
@@ -134,3 +136,31 @@ def test_smoke_like_a_gymnasium_trainer_would_use_it():
     # eats ~1.5 stars per 64 ticks here (7 rivals), random actions ~0.07.
     assert np.mean(returns) > 0.75
     envs.close()
+
+
+@pytest.mark.parametrize("name", puffer_learn.packaged_envs())
+def test_every_packaged_env_passes_check_env(name):
+    env = gymnasium.make(f"puffer_learn/{name}-v0", render_mode="rgb_array")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message=".*infinity")  # an env that declares no bounds
+        check_env(env.unwrapped)
+    env.close()
+
+
+@pytest.mark.parametrize("name", puffer_learn.packaged_envs())
+def test_declared_observation_bounds_hold(name):
+    # The bug to avoid: a Box that claims bounds the data breaks. Scripted
+    # play (it eats, scores, meets walls) and random play, over whole episodes.
+    env = puffer_learn.make(name, num_envs=16, seed=0)
+    if env.obs_bounds is None:
+        pytest.skip(f"{name} declares no observation bounds")
+    low, high = env.obs_bounds
+    obs = env.reset()
+    rng = np.random.default_rng(0)
+    for t in range(600):
+        actions = env.scripted_actions()
+        if t % 2:
+            actions = rng.integers(0, env.num_actions, env.num_agents, dtype=np.int32)
+        obs, _, _, _, _ = env.step(actions)
+        assert low <= obs.min() and obs.max() <= high, f"tick {t}: obs outside [{low}, {high}]"
