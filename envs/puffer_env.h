@@ -1,3 +1,4 @@
+// --8<-- [start:contract]
 // puffer_env.h: the contract every puffer_learn environment follows.
 //
 // An environment is one C header that includes this file and then defines:
@@ -53,6 +54,7 @@
 //   - Mark every function `static`: exported names like `step` collide with
 //     libc symbols. The binding exports only names that start with `pl_`.
 //   - Buffers belong to Python (numpy). Write into them; never free them.
+// --8<-- [end:contract]
 #ifndef PUFFER_ENV_H
 #define PUFFER_ENV_H
 
@@ -63,6 +65,7 @@
 #include <math.h>
 #include "raylib.h"
 
+// --8<-- [start:buffers]
 // Observations are float32 unless the env defines OBS_TYPE (e.g. uint8_t)
 // before including this header.
 #ifndef OBS_TYPE
@@ -99,6 +102,7 @@ typedef struct Spaces {
     int num_agents;         /* from env_spaces */                             \
     int obs_size;                                                             \
     float render_t;         /* 0..1: which moment of the last step to draw */
+// --8<-- [end:buffers]
 
 // ---- Random numbers: xorshift64*, one state per env -----------------------
 static inline uint32_t pl_rand_u32(uint64_t* s) {

@@ -9,6 +9,7 @@
 // this env. Marked [DESIGN] = this env's own choices: change them freely.
 #include "puffer_env.h"
 
+// --8<-- [start:structs]
 // [CONTRACT] Episode statistics: floats only, `n` (episodes counted) last.
 typedef struct Log {
     float score;           // stars eaten per puffer in one episode
@@ -38,6 +39,7 @@ typedef struct Env {
     Star* stars;
     int tick;
 } Env;
+// --8<-- [end:structs]
 
 // [DESIGN] 8 compass headings: action k points at angle k * 45 degrees.
 static const float HEADING_DX[8] = {1, 0.70710678f, 0, -0.70710678f, -1, -0.70710678f, 0, 0.70710678f};
@@ -60,6 +62,7 @@ static int env_check(const Config* c, char* err, int n) {
     return 0;
 }
 
+// --8<-- [start:spaces]
 // [CONTRACT] Sizes. Each puffer sees: itself (x, y, heading cos, sin, last
 // reward), then every star (dx, dy), then every other puffer (dx, dy).
 static void env_spaces(const Config* c, Spaces* s) {
@@ -71,6 +74,7 @@ static void env_spaces(const Config* c, Spaces* s) {
     s->obs_low = -1;  // see write_observations
     s->obs_high = 1;
 }
+// --8<-- [end:spaces]
 
 // [CONTRACT] Allocate per-env state.
 static void env_init(Env* env) {
@@ -128,6 +132,7 @@ static void env_reset(Env* env) {
     write_observations(env);
 }
 
+// --8<-- [start:step]
 // [CONTRACT] One tick for every puffer. Returns 1 when the episode is over.
 static int env_step(Env* env) {
     float size = env->cfg.arena_size, r2 = env->cfg.eat_radius * env->cfg.eat_radius;
@@ -169,7 +174,9 @@ static int env_step(Env* env) {
     env->log.n += 1;
     return 1;  // the binding calls env_reset, which writes fresh observations
 }
+// --8<-- [end:step]
 
+// --8<-- [start:scripted]
 // [CONTRACT] The scripted baseline: head for the nearest star.
 static void env_scripted(Env* env, int* actions) {
     for (int a = 0; a < env->cfg.num_puffers; a++) {
@@ -189,6 +196,7 @@ static void env_scripted(Env* env, int* actions) {
         actions[a] = best;
     }
 }
+// --8<-- [end:scripted]
 
 // [CONTRACT] Draw one frame with raylib (the binding handles the window).
 static void env_render(Env* env) {
