@@ -80,6 +80,7 @@ class VecEnv:
             ptr("float*", self.rewards), ptr("uint8_t*", self._terminals),
             ptr("uint8_t*", self._truncations), self.seed, self.threads)
         self._log = self.ffi.new("Log*")
+        self._was_reset = False
         self._log_fields = [f for f, _ in self.ffi.typeof("Log").fields if f != "n"]
 
     def _make_config(self, overrides):
@@ -140,6 +141,7 @@ class VecEnv:
             self.seed = _check_int(seed, "seed", 0, 2**63 - 1)
         self.lib.pl_vec_reset(self._vec, self.seed)
         self.lib.pl_vec_log(self._vec, self._log)  # drop stats from before the reset
+        self._was_reset = True
         return self.observations
 
     def step(self, actions=None):
@@ -151,6 +153,9 @@ class VecEnv:
         observations are already those of the next episode.
         """
         self._alive()
+        if not self._was_reset:
+            raise RuntimeError(f"call env.reset() before env.step(): the {self.name} envs have "
+                               f"not started an episode yet")
         if actions is not None:
             self._set_actions(actions)
         self.lib.pl_vec_step(self._vec)

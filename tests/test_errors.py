@@ -105,3 +105,11 @@ def test_use_of_a_closed_env(env):
     for use in (env.reset, env.step, env.log, env.render, env.scripted_actions):
         with pytest.raises(RuntimeError, match=r"env is closed; make a new one with puffer_learn.make"):
             use()
+
+
+def test_step_before_reset_is_refused():
+    fresh = puffer_learn.make("target", num_envs=2)
+    with pytest.raises(RuntimeError, match=r"call env.reset\(\) before env.step\(\)"):
+        fresh.step()
+    fresh.reset()
+    fresh.step()  # fine once an episode has started

@@ -34,7 +34,8 @@ def learning_curve_png(history, title=""):
     ax.set_xlabel("agent steps (millions)")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower right", fontsize=8)
     return to_png(fig)
 
 
@@ -72,5 +73,6 @@ def comparison_png(curves, metric="ratio", title=""):
     ax.set_ylabel(metric)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     return to_png(fig)

@@ -32,7 +32,7 @@ def test_dashboard_updates_live_and_viewer_shows_frames(browser, jupyter_lab, ar
     page.goto(f"{url}/lab/tree/widgets_demo.ipynb")
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
     page.click("li.lm-MenuBar-item:has-text('Run')")
-    page.click("li.lm-Menu-item[data-command='notebook:run-all-cells']")
+    page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
 
     page.wait_for_selector("td.pl-agent-steps", timeout=120_000)
     page.wait_for_function("() => { const td = document.querySelector('td.pl-agent-steps');"
