@@ -1,0 +1,88 @@
+"""Generate the student copies of the lessons: solutions out, stubs in.
+
+The lessons in lessons/ are the solved source. In their code cells, an answer
+sits between markers, optionally followed by the stub students get instead:
+
+    # BEGIN SOLUTION
+    reward = stars_eaten
+    # END SOLUTION
+    # BEGIN STUB
+    # reward = 0  # TODO: your code here
+    # END STUB
+
+(`//` instead of `#` inside C source.) The student copy replaces the whole
+block with the stub lines, uncommented. Without a STUB block the stub is
+`raise NotImplementedError("your code here")` (or `// TODO: your code here`
+in C). Outputs are cleared; everything else is kept, checks included.
+
+    python scripts/make_student_copies.py            # write lessons/student/
+    python scripts/make_student_copies.py --check    # fail if they are stale
+"""
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSONS = ROOT / "lessons"
+STUDENT = LESSONS / "student"
+BLOCK = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<mark>#|//) BEGIN SOLUTION[^\n]*\n(?P<solution>.*?)^[ \t]*(?P=mark) END SOLUTION[^\n]*\n"
+    r"(?:[ \t]*(?P=mark) BEGIN STUB[^\n]*\n(?P<stub>.*?)^[ \t]*(?P=mark) END STUB[^\n]*\n)?",
+    re.S | re.M)
+
+
+def stub_for(match):
+    indent, mark, stub = match["indent"], match["mark"], match["stub"]
+    if stub is None:
+        line = "// TODO: your code here" if mark == "//" else 'raise NotImplementedError("your code here")'
+        return f"{indent}{line}\n"
+    # Uncomment the stub: drop the comment mark and one space after it.
+    return "".join(re.sub(rf"^([ \t]*){re.escape(mark)} ?", r"\1", line, count=1)
+                   for line in stub.splitlines(keepends=True))
+
+
+def student_source(source):
+    text = source if source.endswith("\n") else source + "\n"
+    if "BEGIN SOLUTION" in text and not BLOCK.search(text):
+        raise ValueError(f"unbalanced solution markers in cell:\n{source}")
+    out = BLOCK.sub(stub_for, text)
+    return out if source.endswith("\n") else out.rstrip("\n")
+
+
+def student_notebook(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = student_source(cell.source)
+            cell.outputs = []
+            cell.execution_count = None
+        cell.metadata.pop("execution", None)
+    nb.metadata.pop("widgets", None)  # saved widget state belongs to the solved run
+    return nb
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="exit 1 if a copy is missing or stale")
+    args = parser.parse_args(argv)
+    STUDENT.mkdir(exist_ok=True)
+    stale = []
+    for lesson in sorted(LESSONS.glob("[0-9][0-9]_*.ipynb")):
+        text = nbformat.writes(student_notebook(lesson)) + "\n"
+        target = STUDENT / lesson.name
+        if args.check:
+            if not target.exists() or target.read_text() != text:
+                stale.append(target.relative_to(ROOT))
+        elif not target.exists() or target.read_text() != text:
+            target.write_text(text)
+            print(f"wrote {target.relative_to(ROOT)}")
+    if stale:
+        sys.exit("student copies are stale, run `python scripts/make_student_copies.py`: "
+                 + ", ".join(map(str, stale)))
+
+
+if __name__ == "__main__":
+    main()
