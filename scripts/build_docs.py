@@ -1,0 +1,285 @@
+"""Build the docs site: run the lessons, make the gallery, `mkdocs build --strict`.
+
+    python scripts/build_docs.py              # everything, from scratch (CI)
+    python scripts/build_docs.py --reuse      # keep current lesson copies and gallery agents
+    python scripts/build_docs.py --no-gallery # skip the training (a quick local build)
+
+1. Lessons: every lessons/*.ipynb is executed once, top to bottom, in a fresh
+   kernel started in lessons/ (as nbval and `puffer-learn lab` do), and
+   written to docs/lessons/ for mkdocs-jupyter. Any error output (an
+   exception, or a traceback printed to stderr) fails the build: the site
+   never publishes a lesson with an error. Live widgets need a kernel, so
+   their views and saved state are dropped from the copy; the static
+   snapshots the widgets leave (HTML, PNG, GIF outputs) stay.
+2. Gallery: every packaged env with a train.toml is trained with its own
+   tuned settings by `puffer-learn train ENV --seed 1`, then recorded by
+   `puffer-learn eval ENV --checkpoint ... --gif ...`; the GIFs and numbers
+   (wall time to train, ratio to the scripted baseline) go to docs/generated/.
+3. `mkdocs build --strict` into site/.
+
+docs/lessons/, docs/generated/ and build/ are generated (git ignores them).
+The last stdout line is a JSON summary.
+"""
+import argparse
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LESSONS = ROOT / "lessons"
+LESSON_COPIES = ROOT / "docs" / "lessons"
+GENERATED = ROOT / "docs" / "generated"
+WORK = ROOT / "build" / "docs"
+SITE = ROOT / "site"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+GALLERY_SEED = 1
+
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def say(*parts):
+    print(*parts, file=sys.stderr, flush=True)
+
+
+# ---- 1. Lessons ---------------------------------------------------------------
+def error_outputs(nb):
+    """(cell index, one line) for every error in an executed notebook."""
+    found = []
+    for k, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                found.append((k, f"{out.ename}: {out.evalue}"))
+            elif out.output_type == "stream" and out.name == "stderr" \
+                    and "Traceback (most recent call last)" in out.text:
+                found.append((k, out.text.strip().splitlines()[-1]))
+    return found
+
+
+def drop_live_widgets(nb):
+    """Removes widget views and saved widget state (they need a kernel or a
+    widget manager from a CDN); the widgets' static snapshots stay."""
+    nb.metadata.pop("widgets", None)
+    dropped = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for out in cell.outputs:
+            if WIDGET_VIEW in out.get("data", {}):
+                dropped += 1
+                continue
+            kept.append(out)
+        cell.outputs = kept
+    return dropped
+
+
+def execute_lesson(source, target, timeout):
+    """Runs one notebook into `target`; raises RuntimeError on any error output."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(source, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False,
+                            store_widget_state=False,
+                            resources={"metadata": {"path": str(source.parent)}})
+    start = time.perf_counter()
+    try:
+        client.execute()  # stops at the first cell that raises
+    except CellExecutionError as e:
+        raise RuntimeError(f"{source.name} raised an error, so it is not published:\n{e}") from None
+    seconds = time.perf_counter() - start
+    errors = error_outputs(nb)
+    if errors:
+        lines = "\n".join(f"  cell {k}: {line}" for k, line in errors)
+        raise RuntimeError(f"{source.name} has error output, so it is not published:\n{lines}\n"
+                           f"(to show an error on purpose, catch it and print it)")
+    dropped = drop_live_widgets(nb)
+    nb.metadata["puffer_learn_docs"] = {"source_sha256": sha256(source),
+                                        "executed_s": round(seconds, 1)}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    return {"lesson": source.name, "executed_s": round(seconds, 1), "widget_views_dropped": dropped}
+
+
+def current_copy(source, target):
+    if not target.exists():
+        return False
+    stamp = json.loads(target.read_text(encoding="utf-8")).get("metadata", {}).get("puffer_learn_docs")
+    return bool(stamp) and stamp.get("source_sha256") == sha256(source)
+
+
+def build_lessons(reuse, timeout, lessons=LESSONS):
+    sources = sorted(Path(lessons).glob("*.ipynb"))
+    for old in LESSON_COPIES.glob("*.ipynb"):  # a lesson removed or renamed
+        if not (Path(lessons) / old.name).exists():
+            old.unlink()
+    results = []
+    for source in sources:
+        target = LESSON_COPIES / source.name
+        if reuse and current_copy(source, target):
+            say(f"lesson {source.name}: executed copy is current, reused")
+            results.append({"lesson": source.name, "reused": True})
+            continue
+        say(f"lesson {source.name}: executing ...")
+        results.append(execute_lesson(source, target, timeout))
+        say(f"lesson {source.name}: {results[-1]['executed_s']} s")
+    return results
+
+
+# ---- 2. Gallery ----------------------------------------------------------------
+def last_json(stdout, what):
+    lines = [l for l in stdout.strip().splitlines() if l.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"{what} printed no JSON line:\n{stdout[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def run(cmd, what):
+    say("$", " ".join(cmd))
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if result.returncode != 0:
+        raise RuntimeError(f"{what} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return last_json(result.stdout, what)
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        names = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPU cores ({cpu})"
+
+
+def gallery_envs():
+    """Packaged envs that ship tuned training settings (envs/ENV/train.toml)."""
+    from puffer_learn.build import ENVS_DIR, packaged_envs
+    return [e for e in packaged_envs() if (ENVS_DIR / e / "train.toml").is_file()]
+
+
+def build_gallery(reuse):
+    exe = Path(sys.executable).parent / "puffer-learn"
+    cli = [str(exe)] if exe.exists() else [sys.executable, "-m", "puffer_learn.cli"]
+    gifs = GENERATED / "gallery"
+    gifs.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for env in gallery_envs():
+        record = WORK / "gallery" / f"{env}.json"
+        gif = gifs / f"{env}.gif"
+        if reuse and record.exists() and gif.exists():
+            say(f"gallery {env}: reused {record.relative_to(ROOT)}")
+            entries.append(json.loads(record.read_text()))
+            continue
+        out = WORK / "gallery" / "runs"
+        trained = run(cli + ["train", env, "--seed", str(GALLERY_SEED), "--out", str(out)],
+                      f"puffer-learn train {env}")
+        evaluated = run(cli + ["eval", env, "--checkpoint", trained["checkpoint"], "--gif", str(gif)],
+                        f"puffer-learn eval {env}")
+        from PIL import Image
+        with Image.open(gif) as image:
+            width = image.width
+        # The commands as a student types them (runs/ is the default --out).
+        checkpoint = f"runs/{env}-{GALLERY_SEED}/model.pt"
+        entry = {"env": env, "gif": f"generated/gallery/{env}.gif", "width": width,
+                 "train_command": f"puffer-learn train {env} --seed {GALLERY_SEED}",
+                 "eval_command": f"puffer-learn eval {env} --checkpoint {checkpoint} --gif {env}.gif",
+                 "train_s": trained["wall_s"], "agent_steps_per_s": trained.get("agent_steps_per_s"),
+                 "ratio": evaluated.get("ratio"), "score": evaluated.get("score"),
+                 "baseline_score": evaluated.get("baseline_score"), "machine": machine()}
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps(entry, indent=1))
+        say(f"gallery {env}: trained in {entry['train_s']:.0f} s, ratio {entry['ratio']}")
+        entries.append(entry)
+    (GENERATED / "gallery.json").write_text(json.dumps(entries, indent=1))
+    return entries
+
+
+# ---- MathJax for the lesson pages, served from the site itself ---------------------
+MATHJAX_VERSION = "2.7.9"  # nbconvert's lesson template speaks the MathJax 2 API
+MATHJAX_FILES = ["MathJax.js", "config/TeX-AMS_CHTML-full.js", "config/Safe.js", "extensions/",
+                 "jax/input/TeX/", "jax/output/CommonHTML/", "jax/element/", "localization/en/",
+                 "fonts/HTML-CSS/TeX/woff/", "LICENSE"]
+
+
+def vendor_mathjax():
+    """Copies the MathJax files the lessons need into docs/generated/mathjax, from
+    the npm package (`npm pack`). Without npm the pages fall back to a CDN copy
+    (math then renders only online); the hook picks whichever exists."""
+    import shutil
+    import tarfile
+    target = GENERATED / "mathjax"
+    if (target / "MathJax.js").exists():
+        return "reused"
+    if shutil.which("npm") is None:
+        say("mathjax: npm not found, lesson math will load MathJax from a CDN")
+        return "cdn"
+    WORK.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(["npm", "pack", f"mathjax@{MATHJAX_VERSION}", "--silent"],
+                            cwd=WORK, capture_output=True, text=True)
+    tgz = WORK / f"mathjax-{MATHJAX_VERSION}.tgz"
+    if result.returncode != 0 or not tgz.exists():
+        say(f"mathjax: npm pack failed, lesson math will load MathJax from a CDN\n{result.stderr[-500:]}")
+        return "cdn"
+    with tarfile.open(tgz) as tar:
+        for member in tar.getmembers():
+            name = member.name.removeprefix("package/")
+            if member.isfile() and any(name == f or (f.endswith("/") and name.startswith(f))
+                                       for f in MATHJAX_FILES):
+                out = target / name
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(tar.extractfile(member).read())
+    return "npm"
+
+
+# ---- 3. mkdocs -----------------------------------------------------------------
+def build_site():
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict"], cwd=ROOT, env=env)
+    if result.returncode != 0:
+        raise RuntimeError("mkdocs build --strict failed (see its output above)")
+    return sorted(str(p.relative_to(SITE)) for p in SITE.rglob("index.html")
+                  if p.parent.name not in ("search", "404"))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep lesson copies that match their source and gallery agents already made")
+    parser.add_argument("--no-gallery", action="store_true", help="skip training the gallery agents")
+    parser.add_argument("--no-site", action="store_true", help="stop before mkdocs build")
+    parser.add_argument("--lessons", default=str(LESSONS), help="the lessons folder (default: lessons/)")
+    parser.add_argument("--cell-timeout", type=int, default=900, help="seconds per lesson cell")
+    args = parser.parse_args(argv)
+
+    summary, start = {}, time.perf_counter()
+    try:
+        t = time.perf_counter()
+        summary["lessons"] = build_lessons(args.reuse, args.cell_timeout, args.lessons)
+        summary["lessons_s"] = round(time.perf_counter() - t, 1)
+        if not args.no_gallery:
+            t = time.perf_counter()
+            summary["gallery"] = build_gallery(args.reuse)
+            summary["gallery_s"] = round(time.perf_counter() - t, 1)
+        if not args.no_site:
+            t = time.perf_counter()
+            summary["mathjax"] = vendor_mathjax()
+            pages = build_site()
+            summary["pages"] = len(pages)
+            summary["mkdocs_s"] = round(time.perf_counter() - t, 1)
+    except RuntimeError as e:
+        sys.exit(f"build_docs: {e}")
+    summary["total_s"] = round(time.perf_counter() - start, 1)
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
