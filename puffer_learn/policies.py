@@ -1,0 +1,117 @@
+"""Policies: small networks that map observations to action logits and a value.
+
+Every policy has the same small interface, so the trainer never needs to know
+which one it runs:
+
+    logits, value, state = policy(obs, state=None)
+
+    obs     float tensor [batch, obs_size]
+    logits  [batch, num_actions]: unnormalized log-probabilities of each action
+    value   [batch]: the critic's estimate of the return from this observation
+    state   the recurrent memory to pass back in on the next step (None for
+            policies without memory)
+
+Recurrent policies also set `is_recurrent = True` and provide
+`initial_state(batch)` and `forward_sequence(obs, state, ended)` (replays a
+whole rollout segment, see LSTMPolicy).
+
+Layers are plain nn.Linear / nn.LSTMCell with ReLU, so the C inference lesson
+can reimplement exactly the same computation. Lessons import these classes,
+subclass them, or write their own with the same constructor
+`Policy(obs_size, num_actions, **settings)` and the same forward signature.
+"""
+import torch
+from torch import nn
+
+
+def layer_init(layer, std=2**0.5, bias=0.0):
+    """Orthogonal weights, constant bias: the usual PPO initialization. The
+    small std on the action head (0.01) starts the policy near uniform, so it
+    explores before it commits."""
+    nn.init.orthogonal_(layer.weight, std)
+    nn.init.constant_(layer.bias, bias)
+    return layer
+
+
+class MLP(nn.Module):
+    """The default policy: a shared body, then an actor head and a critic head.
+
+        obs -> Linear(obs_size, hidden) -> ReLU -> Linear(hidden, hidden) -> ReLU
+            -> actor  Linear(hidden, num_actions)  = logits
+            -> critic Linear(hidden, 1)            = value
+
+    `layers` counts the hidden Linear+ReLU blocks of the body (2 above).
+    """
+    is_recurrent = False
+
+    def __init__(self, obs_size, num_actions, hidden_size=128, layers=2):
+        super().__init__()
+        if layers < 1:
+            raise ValueError(f"MLP needs at least 1 hidden layer, got layers={layers}")
+        blocks, width = [], obs_size
+        for _ in range(layers):
+            blocks += [layer_init(nn.Linear(width, hidden_size)), nn.ReLU()]
+            width = hidden_size
+        self.body = nn.Sequential(*blocks)
+        self.actor = layer_init(nn.Linear(hidden_size, num_actions), std=0.01)
+        self.critic = layer_init(nn.Linear(hidden_size, 1), std=1.0)
+
+    def forward(self, obs, state=None):
+        hidden = self.body(obs)
+        return self.actor(hidden), self.critic(hidden).squeeze(-1), state
+
+
+class LSTMPolicy(nn.Module):
+    """An MLP encoder, then an LSTM cell that carries memory between steps.
+
+        obs -> Linear(obs_size, hidden) -> ReLU -> LSTMCell(hidden, hidden) -> h
+            -> actor  Linear(hidden, num_actions)  = logits
+            -> critic Linear(hidden, 1)            = value
+
+    state = (h, c), each [batch, hidden]. The trainer carries it from step to
+    step through a rollout and zeroes an agent's state when its episode ends,
+    so memory never leaks from one episode into the next. For learning it
+    replays each agent's whole segment from the state stored at the start of
+    the rollout (forward_sequence), with the same resets at the same steps.
+    """
+    is_recurrent = True
+
+    def __init__(self, obs_size, num_actions, hidden_size=128):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.encoder = nn.Sequential(layer_init(nn.Linear(obs_size, hidden_size)), nn.ReLU())
+        self.cell = nn.LSTMCell(hidden_size, hidden_size)
+        for name, param in self.cell.named_parameters():
+            if "bias" in name:
+                nn.init.constant_(param, 0)
+            else:
+                nn.init.orthogonal_(param, 1.0)
+        self.actor = layer_init(nn.Linear(hidden_size, num_actions), std=0.01)
+        self.critic = layer_init(nn.Linear(hidden_size, 1), std=1.0)
+
+    def initial_state(self, batch, device=None):
+        zeros = torch.zeros(batch, self.hidden_size, device=device)
+        return (zeros, zeros.clone())
+
+    def forward(self, obs, state=None):
+        if state is None:
+            state = self.initial_state(obs.shape[0], obs.device)
+        h, c = self.cell(self.encoder(obs), state)
+        return self.actor(h), self.critic(h).squeeze(-1), (h, c)
+
+    def forward_sequence(self, obs, state, ended):
+        """Replays a segment: obs [T, B, obs_size], state at step 0, ended [T, B]
+        (1 where the episode ended with step t). Returns logits [T, B, A],
+        values [T, B] and the state after the last step."""
+        logits, values = [], []
+        for t in range(obs.shape[0]):
+            step_logits, step_value, (h, c) = self(obs[t], state)
+            keep = 1.0 - ended[t].float().unsqueeze(1)  # zero memory where an episode ended
+            state = (h * keep, c * keep)
+            logits.append(step_logits)
+            values.append(step_value)
+        return torch.stack(logits), torch.stack(values), state
+
+
+# Names usable in train.toml's [policy] section: name = "mlp"
+POLICIES = {"mlp": MLP, "lstm": LSTMPolicy}
