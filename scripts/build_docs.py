@@ -100,7 +100,7 @@ def execute_lesson(source, target, timeout):
     if errors:
         lines = "\n".join(f"  cell {k}: {line}" for k, line in errors)
         raise RuntimeError(f"{source.name} has error output, so it is not published:\n{lines}\n"
-                           f"(to show an error on purpose, catch it and print it)")
+                           f"(to show an error on purpose, catch it and print its message: print(e))")
     dropped = drop_live_widgets(nb)
     nb.metadata["puffer_learn_docs"] = {"source_sha256": sha256(source),
                                         "executed_s": round(seconds, 1)}
