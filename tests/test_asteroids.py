@@ -17,7 +17,8 @@ import pytest
 import puffer_learn
 from puffer_learn.build import ENVS_DIR
 
-SIZE = 320.0       # default arena_size
+SIZE = 256.0       # default arena_size
+HALF = SIZE / 2    # normalized offsets are divided by half the arena
 MAX_SPEED = 60.0   # default max_speed (pixels per second)
 ROCK_MAX_R = 24.0  # sizes are observed as radius / 24
 DT = 1 / 30        # seconds of game time per tick
@@ -40,7 +41,7 @@ static void env_reset(Env* env) {
         place(&o[0], 70, 160, 30, 0, 20, KIND_ROCK);    // 40 px east
         place(&o[1], 30, 100, 0, -60, 6, KIND_GEM);     // 60 px north
         place(&o[2], 10, 160, -15, 15, 5, KIND_GEM);    // 20 px west
-        place(&o[3], 300, 160, 0, 0, 12, KIND_ROCK);    // 50 px west, across the wrap
+        place(&o[3], 236, 160, 0, 0, 12, KIND_ROCK);    // 50 px west, across the wrap
         break;
     case SCENE_TOUCH:   // 1 gem touching the ship, 1 still rock 15 px south
         env->ship.x = 160; env->ship.y = 160;
@@ -72,7 +73,7 @@ def make_scene(scene, **config):
 # The LAYOUT scene by hand: ship at (30, 160); per slot x, y, vx, vy, radius, kind.
 SHIP = (30.0, 160.0)
 OBJECTS = [(70, 160, 30, 0, 20, ROCK), (30, 100, 0, -60, 6, GEM),
-           (10, 160, -15, 15, 5, GEM), (300, 160, 0, 0, 12, ROCK)]
+           (10, 160, -15, 15, 5, GEM), (236, 160, 0, 0, 12, ROCK)]
 RELATIVE = [(40, 0), (0, -60), (-20, 0), (-50, 0)]  # the short way round the wrap
 NEAREST_FIRST = [2, 0, 3, 1]                          # distances 20, 40, 50, 60
 
@@ -90,7 +91,8 @@ def normalized_row(order):
     for k in order:
         _, _, vx, vy, r, kind = OBJECTS[k]
         dx, dy = RELATIVE[k]
-        row += [dx / SIZE, dy / SIZE, vx / MAX_SPEED, vy / MAX_SPEED, r / ROCK_MAX_R, kind]
+        row += [dx / HALF, dy / HALF, np.hypot(dx, dy) / HALF, vx / MAX_SPEED, vy / MAX_SPEED,
+                r / ROCK_MAX_R, kind]
     return np.array(row, np.float32)
 
 
@@ -104,7 +106,7 @@ def test_layout_of_a_placed_scene(obs_mode, entity_order):
     np.testing.assert_allclose(obs[0], expected, atol=1e-5)
     # The declared layout splits the row honestly: self, then 4 objects of F.
     self_size, n, f = env.entity_layout
-    assert (self_size, n, f) == ((4, 4, 5) if obs_mode == "raw" else (2, 4, 6))
+    assert (self_size, n, f) == ((4, 4, 5) if obs_mode == "raw" else (2, 4, 7))
     assert self_size + n * f == env.obs_size
 
 
@@ -112,8 +114,8 @@ def test_raw_mode_has_absolute_pixels_and_no_size():
     env = make_scene("layout", obs_mode="raw", entity_order="unsorted")
     obs = env.reset()[0]
     objects = obs[4:].reshape(4, 5)
-    # Absolute positions: the rock across the wrap reads 300, not -50.
-    assert objects[3, 0] == 300 and objects[0, 0] == 70
+    # Absolute positions: the rock across the wrap reads 236, not -50.
+    assert objects[3, 0] == 236 and objects[0, 0] == 70
     # Unscaled velocity (pixels per second) and no radius anywhere in the row.
     assert objects[1, 3] == -60
     assert not {20, 6, 5, 12} & set(obs.tolist())  # the radii appear nowhere
@@ -135,26 +137,26 @@ def test_touching_a_gem_pays_and_a_rock_stuns_for_stun_ticks():
     env.reset()
     obs, rewards, *_ = env.step(np.zeros(1, np.int32))
     assert rewards[0] == 1
-    gem = obs[0, 2:8]
-    assert np.hypot(*gem[:2]) * SIZE > 48  # the gem reappeared away from the ship
-    np.testing.assert_allclose(obs[0, 8:10], [0, 15 / SIZE], atol=1e-6)  # the rock is still
+    gem = obs[0, 2:9]  # dx, dy, distance, vx, vy, size, kind; then the rock at 9:16
+    assert gem[2] * HALF > 48  # the gem reappeared away from the ship
+    np.testing.assert_allclose(obs[0, 9:12], [0, 15 / HALF, 15 / HALF], atol=1e-6)  # the rock is still
     SOUTH, EAST = 3, 1
     obs, rewards, *_ = env.step(np.array([SOUTH], np.int32))  # 4 px south: 11 < 6 + 8
     assert rewards[0] == -1
     assert obs[0, 0] == 1.0  # stunned: the full 5 ticks ahead
-    rock_before = obs[0, 8:10].copy()
-    assert np.hypot(*rock_before) * SIZE > 48  # the rock shattered and reappeared elsewhere
+    rock_before = obs[0, 9:11].copy()
+    assert obs[0, 11] * HALF > 48  # the rock shattered and reappeared elsewhere
     # For 5 ticks the ship cannot move: the (respawned) rock drifts by its own
     # velocity only. The timer counts ticks, 5 to 0.
     for t in range(5):
         obs, rewards, *_ = env.step(np.array([EAST], np.int32))
         assert obs[0, 0] == pytest.approx((4 - t) / 5)
-        drift = obs[0, 10:12] * MAX_SPEED * DT / SIZE
+        drift = obs[0, 12:14] * MAX_SPEED * DT / HALF
         expected = rock_before + drift * (t + 1)
-        np.testing.assert_allclose(obs[0, 8:10], (expected + 0.5) % 1 - 0.5, atol=1e-5)
+        np.testing.assert_allclose(obs[0, 9:11], (expected + 1) % 2 - 1, atol=1e-5)
     obs, *_ = env.step(np.array([EAST], np.int32))  # free again: moves 4 px east
-    moved = obs[0, 8:10] - ((expected + drift + 0.5) % 1 - 0.5)
-    np.testing.assert_allclose(moved, [-4 / SIZE, 0], atol=1e-5)
+    moved = obs[0, 9:11] - ((expected + drift + 1) % 2 - 1)
+    np.testing.assert_allclose(moved, [-4 / HALF, 0], atol=1e-5)
 
 
 def random_actions(env, steps, seed=0):
@@ -186,12 +188,14 @@ def test_every_mode_plays_the_same_game():
             raw = envs["raw", order].observations
             norm = envs["normalized", order].observations
             ship = raw[:, None, :2]
-            raw_obj, norm_obj = raw[:, 4:].reshape(8, 16, 5), norm[:, 2:].reshape(8, 16, 6)
-            np.testing.assert_allclose(norm_obj[..., :2], wrap(raw_obj[..., :2] - ship) / SIZE, atol=1e-5)
-            np.testing.assert_allclose(norm_obj[..., 2:4], raw_obj[..., 2:4] / MAX_SPEED, atol=1e-5)
-            np.testing.assert_array_equal(norm_obj[..., 5], raw_obj[..., 4])
-        unsorted = envs["normalized", "unsorted"].observations[:, 2:].reshape(8, 16, 6)
-        ordered = envs["normalized", "sorted"].observations[:, 2:].reshape(8, 16, 6)
+            raw_obj, norm_obj = raw[:, 4:].reshape(8, 16, 5), norm[:, 2:].reshape(8, 16, 7)
+            offset = wrap(raw_obj[..., :2] - ship)
+            np.testing.assert_allclose(norm_obj[..., :2], offset / HALF, atol=1e-5)
+            np.testing.assert_allclose(norm_obj[..., 2], np.hypot(*offset.T).T / HALF, atol=1e-5)
+            np.testing.assert_allclose(norm_obj[..., 3:5], raw_obj[..., 2:4] / MAX_SPEED, atol=1e-5)
+            np.testing.assert_array_equal(norm_obj[..., 6], raw_obj[..., 4])
+        unsorted = envs["normalized", "unsorted"].observations[:, 2:].reshape(8, 16, 7)
+        ordered = envs["normalized", "sorted"].observations[:, 2:].reshape(8, 16, 7)
         dist = np.hypot(ordered[..., 0], ordered[..., 1])
         assert np.all(np.diff(dist, axis=1) >= -1e-6), "sorted objects are not nearest first"
         for i in range(8):  # the same objects, in another order
@@ -206,7 +210,7 @@ def test_normalized_values_stay_small():
     for a in random_actions(env, 300):
         obs, *_ = env.step(a)
         biggest = max(biggest, np.abs(obs).max())
-    assert biggest <= 1.0 + 1e-6
+    assert biggest <= 2**0.5 + 1e-6  # the distance reaches sqrt(2) at the far corner
 
 
 def test_same_seed_same_game_other_seed_other_game():
@@ -245,14 +249,14 @@ def test_scripted_baseline_beats_random_play():
         for a in actions:
             env.step(env.scripted_actions() if policy == "scripted" else a)
         scores[policy] = env.log()["score"]
-    assert scores["random"] < 1
-    assert scores["scripted"] > 8
+    assert scores["random"] < 1.5
+    assert scores["scripted"] > 12
 
 
 def test_render_draws_the_scene():
     env = puffer_learn.make("asteroids", num_envs=2, seed=0)
     env.reset()
     frame = env.render(1)
-    assert frame.shape == (320, 320, 3) and frame.dtype == np.uint8
+    assert frame.shape == (256, 256, 3) and frame.dtype == np.uint8
     gold = (frame[..., 0] > 200) & (frame[..., 1] > 150) & (frame[..., 2] < 80)
     assert gold.sum() > 50  # gems are drawn

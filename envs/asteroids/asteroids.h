@@ -13,8 +13,9 @@
 //   obs_mode     = "raw":        absolute positions in pixels, velocities in
 //                                pixels per second, sizes left out;
 //                  "normalized": positions relative to the ship (the short way
-//                                round the wrapped arena) / arena size,
-//                                velocities / max speed, sizes included.
+//                                round the wrapped arena) / half the arena
+//                                size (the farthest anything can be), the
+//                                distance, velocities / max speed, sizes.
 //   entity_order = "unsorted":   objects in slot (spawn) order;
 //                  "sorted":     nearest object first.
 //
@@ -54,8 +55,8 @@ typedef struct Config {
 // a constant: the env never asks a clock how much time passed.
 #define DT (1.0f / 30.0f)
 #define SHIP_RADIUS 6.0f
-#define GEM_MIN_R 4.0f
-#define GEM_MAX_R 8.0f
+#define GEM_MIN_R 6.0f
+#define GEM_MAX_R 12.0f
 #define ROCK_MIN_R 8.0f
 #define ROCK_MAX_R 24.0f  // sizes are observed as radius / ROCK_MAX_R
 #define KIND_GEM 1
@@ -63,7 +64,7 @@ typedef struct Config {
 #define SELF_FEATURES 2   // both modes observe 2 numbers about the ship...
 #define RAW_SELF_EXTRA 2  // ...and raw mode adds its absolute x, y
 #define RAW_FEATURES 5    // per object: x, y, vx, vy, kind
-#define NORM_FEATURES 6   // per object: dx, dy, vx, vy, size, kind
+#define NORM_FEATURES 7   // per object: dx, dy, distance, vx, vy, size, kind
 
 // [DESIGN] Positions in pixels, (0, 0) = top-left; velocities in pixels/s.
 typedef struct Object { float x, y, vx, vy, radius; int kind; } Object;
@@ -88,8 +89,8 @@ static int num_objects(const Config* c) { return c->num_gems + c->num_rocks; }
 // [CONTRACT] Default settings: the "good" observation design.
 static void env_defaults(Config* c) {
     *c = (Config){.obs_mode = OBS_MODE_NORMALIZED, .entity_order = ENTITY_ORDER_SORTED,
-                  .num_gems = 8, .num_rocks = 8, .episode_ticks = 256, .stun_ticks = 15,
-                  .arena_size = 320, .ship_speed = 4.0f, .max_speed = 60.0f};
+                  .num_gems = 10, .num_rocks = 6, .episode_ticks = 256, .stun_ticks = 15,
+                  .arena_size = 256, .ship_speed = 4.0f, .max_speed = 60.0f};
 }
 
 // [CONTRACT] Refuse settings that cannot work, with a message for the user.
@@ -108,8 +109,8 @@ static int env_check(const Config* c, char* err, int n) {
 // [CONTRACT] Sizes. The layout is "self features, then N objects of F
 // features", declared with num_entities / entity_size so an entity encoder
 // can split it. Raw mode has 2 more self features (the ship's absolute x, y:
-// without them absolute object positions mean nothing) and 1 fewer object
-// feature (no size).
+// without them absolute object positions mean nothing) and 2 fewer object
+// features (no size, no distance).
 static void env_spaces(const Config* c, Spaces* s) {
     int raw = c->obs_mode == OBS_MODE_RAW;
     s->num_agents = 1;
@@ -150,7 +151,11 @@ static float wrap_pos(float x, float size) {
 }
 
 // [DESIGN] Observations. Both modes hold the same game; only the encoding of
-// it differs, which is exactly what lesson 2 compares.
+// it differs, which is exactly what lesson 2 compares. Raw is what the game
+// stores. Normalized is what a policy can use: offsets from the ship (a
+// linear layer cannot subtract two absolute positions across the wrap), in
+// [-1, 1], plus the distance as one number, so "how near" is a single
+// feature rather than something each layer must compute from dx and dy.
 static void write_observations(Env* env) {
     int n = num_objects(&env->cfg);
     float size = env->cfg.arena_size;
@@ -186,13 +191,14 @@ static void write_observations(Env* env) {
         return;
     }
     // Normalized: relative to the ship, every number roughly in [-1, 1].
-    float inv = 1.0f / size, inv_v = 1.0f / env->cfg.max_speed;
+    float inv = 2.0f / size, inv_v = 1.0f / env->cfg.max_speed;
     *o++ = env->cfg.stun_ticks > 0 ? (float)s->stun / env->cfg.stun_ticks : 0.0f;
     *o++ = (float)(env->cfg.episode_ticks - env->tick) / env->cfg.episode_ticks;
     for (int k = 0; k < n; k++) {
         Object* ob = &env->objects[env->order[k]];
-        *o++ = wrap_delta(ob->x - s->x, size) * inv;  // in [-0.5, 0.5]
+        *o++ = wrap_delta(ob->x - s->x, size) * inv;  // in [-1, 1]
         *o++ = wrap_delta(ob->y - s->y, size) * inv;
+        *o++ = sqrtf(env->dist2[env->order[k]]) * inv; // in [0, 1.42]: "how near" in one number
         *o++ = ob->vx * inv_v;                        // in [-1, 1]
         *o++ = ob->vy * inv_v;
         *o++ = ob->radius / ROCK_MAX_R;               // in (0, 1]
