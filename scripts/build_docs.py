@@ -180,7 +180,7 @@ def build_gallery(reuse):
             entries.append(json.loads(record.read_text()))
             continue
         out = WORK / "gallery" / "runs"
-        trained = run(cli + ["train", env, "--seed", str(GALLERY_SEED), "--out", str(out)],
+        trained = run(cli + ["train", env, "--seed", str(GALLERY_SEED), "--out", str(out), "--quiet"],
                       f"puffer-learn train {env}")
         evaluated = run(cli + ["eval", env, "--checkpoint", trained["checkpoint"], "--gif", str(gif)],
                         f"puffer-learn eval {env}")
@@ -197,7 +197,9 @@ def build_gallery(reuse):
                  "baseline_score": evaluated.get("baseline_score"), "machine": machine()}
         record.parent.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps(entry, indent=1))
-        say(f"gallery {env}: trained in {entry['train_s']:.0f} s, ratio {entry['ratio']}")
+        say(f"gallery {env}: trained in {entry['train_s']:.0f} s, ratio {entry['ratio']:.2f}")
+        if entry["ratio"] is None or entry["ratio"] < 0.9:
+            say(f"gallery {env}: WARNING not solved (ratio below 0.9): tune envs/{env}/train.toml")
         entries.append(entry)
     (GENERATED / "gallery.json").write_text(json.dumps(entries, indent=1))
     return entries
