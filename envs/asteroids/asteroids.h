@@ -120,6 +120,12 @@ static void env_spaces(const Config* c, Spaces* s) {
     s->num_actions = 9;
     s->render_width = c->arena_size;
     s->render_height = c->arena_size;
+    // True bounds (see write_observations): raw spans -max_speed (a
+    // velocity) to the largest of arena_size and the tick counts; normalized
+    // spans -1 to sqrt(2) (the distance to the far corner of the wrap).
+    float biggest = fmaxf(c->arena_size, fmaxf(c->episode_ticks, c->stun_ticks));
+    s->obs_low = raw ? -c->max_speed : -1.0f;
+    s->obs_high = raw ? fmaxf(biggest, c->max_speed) : 1.4143f;
 }
 
 // [CONTRACT] Allocate per-env state.

@@ -91,6 +91,8 @@ static void env_spaces(const Config* c, Spaces* s) {
     s->num_actions = 3;
     s->render_width = WIDTH;
     s->render_height = HEIGHT;
+    s->obs_low = -1;  // see write_observations
+    s->obs_high = 1;
 }
 
 static void env_init(Env* env) {
@@ -191,7 +193,7 @@ static int env_step(Env* env) {
             env->paddle_x = fminf(fmaxf(env->paddle_x + dir * PADDLE_SPEED, PADDLE_HALF), WIDTH - PADDLE_HALF);
             reward += move_ball(env, p + 1);
             env->frames++;
-            if (env->ball_y > HEIGHT + BALL_R) {  // missed: lose a life
+            if (env->ball_y > HEIGHT) {  // missed (centre past the bottom): lose a life
                 env->lives--;
                 if (env->lives <= 0) done = 1;
                 else launch_ball(env);
