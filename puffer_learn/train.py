@@ -548,6 +548,9 @@ def train(env, seed=1, *, out="runs", resume=None, callback=None, stop=None,
                 stopped_by = "time_limit"
                 break
             update += 1
+            if not params_finite():  # e.g. broken by a callback between updates
+                raise TrainingDiverged(f"update {update}: a policy parameter is NaN/inf before "
+                                       f"the rollout (changed outside training?)")
             # Anneal by whichever budget runs out first, so a time-limited
             # run still ends with a small learning rate.
             progress = global_step / cfg["total_timesteps"]
@@ -565,6 +568,11 @@ def train(env, seed=1, *, out="runs", resume=None, callback=None, stop=None,
                 with torch.no_grad():
                     obs_buf[t].copy_(env_obs)  # float32 whatever the env's obs dtype
                     logits, value, state = policy(obs_buf[t], state)
+                    if not torch.isfinite(logits).all():
+                        culprit = ("the env wrote NaN/inf observations" if not
+                                   torch.isfinite(obs_buf[t]).all() else "the policy's output")
+                        raise TrainingDiverged(f"update {update}, rollout step {t}: NaN/inf "
+                                               f"action logits ({culprit})")
                     actions, logprobs = sample_actions(logits)
                     actions_buf[t] = actions
                     logprobs_buf[t] = logprobs
