@@ -5,6 +5,7 @@
     obs = env.reset()
     obs, rewards, terminals, truncations, info = env.step(actions)
     frame = env.render(0)
+    run = puffer_learn.train("target", seed=1)   # PPO; see puffer_learn/train.py
 """
 import os
 
@@ -15,7 +16,10 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 from puffer_learn.build import CompileError, ContractError, EnvCrashError, packaged_envs  # noqa: E402
 from puffer_learn.vector import VecEnv, make  # noqa: E402
 from puffer_learn.render import record_episode, save_gif  # noqa: E402
+# The names `train` and `evaluate` are the functions; the trainer's other
+# pieces are importable as `from puffer_learn.train import compute_gae, ...`.
+from puffer_learn.train import evaluate, train  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["make", "VecEnv", "packaged_envs", "CompileError", "ContractError", "EnvCrashError",
-           "record_episode", "save_gif"]
+           "record_episode", "save_gif", "train", "evaluate"]
