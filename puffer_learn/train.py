@@ -297,6 +297,10 @@ def load_checkpoint(path):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist (train writes OUT/ENV-SEED/model.pt)")
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":  # torch.save writes a zip archive
+            raise ValueError(f"{path} is not a readable puffer_learn checkpoint (not a file "
+                             f"written by torch.save; expected OUT/ENV-SEED/model.pt from train)")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
