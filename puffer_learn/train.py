@@ -164,13 +164,18 @@ def resolve_config(env, base=None, train_config=None, env_config=None, policy_co
     config = copy.deepcopy(base)
     config["train"].update(train_config or {})
     config["env"].update(env_config or {})
-    config["policy"].update(policy_config or {})
+    overrides = dict(overrides or {})
+    asked = {**(policy_config or {}), **({"name": overrides.pop("policy")} if "policy" in overrides else {})}
+    if asked.get("name", config["policy"]["name"]) != config["policy"]["name"]:
+        # Another policy than the file's: the file's settings were for that one.
+        config["policy"] = {"name": asked["name"]}
+    config["policy"].update(asked)
     policy_keys = set(inspect.signature(policy_class(config["policy"]["name"]).__init__).parameters)
-    for key, value in (overrides or {}).items():
+    for key, value in overrides.items():
         if key in TRAIN_DEFAULTS:
             config["train"][key] = value
-        elif key == "policy" or key in policy_keys - {"self", "obs_size", "num_actions"}:
-            config["policy"]["name" if key == "policy" else key] = value
+        elif key in policy_keys - {"self", "obs_size", "num_actions"}:
+            config["policy"][key] = value
         else:
             raise ValueError(f"unknown setting {key!r}. Train settings: {', '.join(TRAIN_DEFAULTS)}. "
                              f"Policy settings go in policy_config={{...}}, env settings in "

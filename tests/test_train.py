@@ -134,6 +134,11 @@ def test_target_toml_is_read_and_overridable():
     assert cfg["train"]["learning_rate"] == 1e-4
     assert cfg["policy"]["hidden_size"] == 32 and cfg["env"]["num_stars"] == 6
     assert cfg["train"]["time_limit"] > 0  # target's train.toml caps the wall time
+    # Another policy drops the file's settings for the MLP (layers) instead of failing on them.
+    assert resolve_config("target", policy_config={"name": "lstm"})["policy"] == {
+        "name": "lstm"}
+    assert resolve_config("target", overrides={"policy": "lstm", "hidden_size": 32})["policy"] == {
+        "name": "lstm", "hidden_size": 32}
 
 
 def test_cli_settings_parse_into_sections():
