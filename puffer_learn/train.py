@@ -253,14 +253,15 @@ def entropy(logits):
     return -(logp.exp() * logp).sum(-1).mean()
 
 
-def sample_actions(logits, deterministic=False):
+def sample_actions(logits, deterministic=False, generator=None):
     """Samples one action per row; returns (actions, their log-probabilities).
-    deterministic=True takes the argmax instead (can get an agent stuck)."""
+    deterministic=True takes the argmax instead (can get an agent stuck).
+    generator: a torch.Generator for reproducible sampling (evaluation)."""
     logp = torch.log_softmax(logits, -1)
     if deterministic:
         actions = logp.argmax(-1)
     else:
-        actions = torch.multinomial(logp.exp(), 1).squeeze(1)
+        actions = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(1)
     return actions, logp.gather(1, actions.unsqueeze(1)).squeeze(1)
 
 
@@ -390,12 +391,15 @@ def evaluate_policy(policy, env, env_config=None, episodes=100, seed=TRAIN_DEFAU
     env0 = slice(0, vec.agents_per_env)
     state = None
     recording = frames is not None
+    # Sampling has its own seeded generator: the same checkpoint always gets
+    # the same score, whatever ran before in this process.
+    generator = torch.Generator(device=device).manual_seed(seed)
 
     def act():
         nonlocal state
         with torch.no_grad():
             logits, _, state = policy(obs.to(device, torch.float32), state)
-            actions.copy_(sample_actions(logits, deterministic)[0])
+            actions.copy_(sample_actions(logits, deterministic, generator)[0])
 
     def after_step():
         nonlocal state, recording

@@ -13,11 +13,14 @@ SIZE = 320.0                           # default arena_size
 
 def expected_obs(me, heading, last_reward, stars, others):
     """Target's observation worked out by hand: own position scaled to [-1, 1],
-    heading cos/sin, last reward, then stars and other puffers relative to me."""
+    heading cos/sin, last reward, then stars and other puffers relative to me,
+    each group nearest first."""
     x, y = me
     angle = np.radians(45 * heading)
     row = [2 * x / SIZE - 1, 2 * y / SIZE - 1, np.cos(angle), np.sin(angle), last_reward]
-    for ox, oy in [*stars, *others]:
+    def nearest_first(points):
+        return sorted(points, key=lambda p: (p[0] - x) ** 2 + (p[1] - y) ** 2)
+    for ox, oy in [*nearest_first(stars), *nearest_first(others)]:
         row += [(ox - x) / SIZE, (oy - y) / SIZE]
     return np.array(row, np.float32)
 
@@ -28,6 +31,20 @@ def test_first_observation_is_the_placed_scene():
     stars = [(132, 200), (300, 300)]
     np.testing.assert_allclose(obs[0], expected_obs((100, 200), EAST, 0, stars, [(160, 40)]), atol=1e-6)
     np.testing.assert_allclose(obs[1], expected_obs((160, 40), SOUTH, 0, stars, [(100, 200)]), atol=1e-6)
+
+
+def test_stars_and_puffers_are_listed_nearest_first():
+    """Slot 0 is always the nearest star (and the nearest other puffer)."""
+    env = puffer_learn.make("target", num_envs=8, seed=3)
+    env.reset()
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        env.step(rng.integers(0, 8, env.num_agents, dtype=np.int32))
+        stars = env.observations[:, 5:13].reshape(-1, 4, 2)
+        others = env.observations[:, 13:].reshape(-1, 7, 2)
+        for group in (stars, others):
+            dist = np.hypot(group[..., 0], group[..., 1])
+            assert np.all(np.diff(dist, axis=1) >= -1e-6)
 
 
 def test_swimming_and_eating_a_star():

@@ -55,6 +55,7 @@ static void env_defaults(Config* c) {
 static int env_check(const Config* c, char* err, int n) {
     if (c->num_puffers < 1) { snprintf(err, n, "num_puffers must be >= 1, got %d", c->num_puffers); return 1; }
     if (c->num_stars < 1) { snprintf(err, n, "num_stars must be >= 1, got %d", c->num_stars); return 1; }
+    if (c->num_stars > 64 || c->num_puffers > 65) { snprintf(err, n, "at most 64 stars and 65 puffers (observations sort up to 64 things)"); return 1; }
     if (c->episode_ticks < 1) { snprintf(err, n, "episode_ticks must be >= 1, got %d", c->episode_ticks); return 1; }
     if (c->arena_size < 16 || c->arena_size > 2048) { snprintf(err, n, "arena_size must be in 16..2048, got %d", c->arena_size); return 1; }
     if (!(c->speed > 0)) { snprintf(err, n, "speed must be > 0, got %g", c->speed); return 1; }
@@ -64,7 +65,8 @@ static int env_check(const Config* c, char* err, int n) {
 
 // --8<-- [start:spaces]
 // [CONTRACT] Sizes. Each puffer sees: itself (x, y, heading cos, sin, last
-// reward), then every star (dx, dy), then every other puffer (dx, dy).
+// reward), then every star (dx, dy), nearest first, then every other puffer
+// (dx, dy), nearest first.
 static void env_spaces(const Config* c, Spaces* s) {
     s->num_agents = c->num_puffers;
     s->obs_size = 5 + 2 * c->num_stars + 2 * (c->num_puffers - 1);
@@ -89,9 +91,26 @@ static void env_close(Env* env) {
 
 // [DESIGN] Observations are relative positions divided by the arena size,
 // so every number lands in [-1, 1] whatever the arena's size.
+// [DESIGN] Writes n (dx, dy) pairs nearest first: slot 0 is always the
+// nearest thing, so one set of weights learns "head for slot 0" (lesson 3
+// shows what happens without sorting).
+static float* write_nearest_first(float* o, float* dx, float* dy, int n) {
+    float d2[64];
+    int order[64];
+    for (int i = 0; i < n; i++) {
+        d2[i] = dx[i] * dx[i] + dy[i] * dy[i];
+        int j = i;
+        while (j > 0 && d2[order[j - 1]] > d2[i]) { order[j] = order[j - 1]; j--; }
+        order[j] = i;  // insertion sort: n is small
+    }
+    for (int i = 0; i < n; i++) { *o++ = dx[order[i]]; *o++ = dy[order[i]]; }
+    return o;
+}
+
 static void write_observations(Env* env) {
     float inv = 1.0f / env->cfg.arena_size;
     int np = env->cfg.num_puffers, ns = env->cfg.num_stars;
+    float dx[64], dy[64];
     for (int a = 0; a < np; a++) {
         Puffer* me = &env->puffers[a];
         float* o = env->observations + a * env->obs_size;
@@ -101,14 +120,17 @@ static void write_observations(Env* env) {
         *o++ = HEADING_DY[me->heading];
         *o++ = fminf(me->last_reward, 1.0f);  // 2 stars in one tick still reads 1
         for (int s = 0; s < ns; s++) {
-            *o++ = (env->stars[s].x - me->x) * inv;
-            *o++ = (env->stars[s].y - me->y) * inv;
+            dx[s] = (env->stars[s].x - me->x) * inv;
+            dy[s] = (env->stars[s].y - me->y) * inv;
         }
+        o = write_nearest_first(o, dx, dy, ns);
+        int k = 0;
         for (int b = 0; b < np; b++) {
             if (b == a) continue;
-            *o++ = (env->puffers[b].x - me->x) * inv;
-            *o++ = (env->puffers[b].y - me->y) * inv;
+            dx[k] = (env->puffers[b].x - me->x) * inv;
+            dy[k++] = (env->puffers[b].y - me->y) * inv;
         }
+        write_nearest_first(o, dx, dy, np - 1);
     }
 }
 
