@@ -113,5 +113,52 @@ class LSTMPolicy(nn.Module):
         return torch.stack(logits), torch.stack(values), state
 
 
+class EntityPolicy(nn.Module):
+    """An entity (point) encoder: one small layer shared by every object.
+
+        obs = [self features | object 1 | object 2 | ... | object N]
+        each object -> Linear(entity_size, entity_hidden) -> ReLU   (the SAME weights for all)
+        max over objects -> pooled [entity_hidden]
+        [self features, pooled] -> Linear -> ReLU (x layers) -> actor, critic
+
+    Like a conv kernel slid over image patches, the shared layer learns one
+    rule ("a gem near me is good") and applies it to every object, so object
+    order does not matter: permuting objects gives the same output. The flat
+    MLP instead learns separate weights for every slot.
+
+    entity_layout = (self_size, num_entities, entity_size), as the env
+    declares it (VecEnv.entity_layout); the trainer passes it in.
+    """
+    is_recurrent = False
+
+    def __init__(self, obs_size, num_actions, entity_layout=None, hidden_size=128, layers=2,
+                 entity_hidden=32):
+        super().__init__()
+        if entity_layout is None:
+            raise ValueError("EntityPolicy needs entity_layout = (self_size, num_entities, "
+                             "entity_size); an env declares it in env_spaces (num_entities, "
+                             "entity_size), and its VecEnv.entity_layout is None without them")
+        self_size, num_entities, entity_size = (int(x) for x in entity_layout)
+        if self_size + num_entities * entity_size != obs_size:
+            raise ValueError(f"entity_layout {tuple(entity_layout)} describes "
+                             f"{self_size + num_entities * entity_size} numbers, obs_size is {obs_size}")
+        self.entity_layout = (self_size, num_entities, entity_size)
+        self.entity = nn.Sequential(layer_init(nn.Linear(entity_size, entity_hidden)), nn.ReLU())
+        blocks, width = [], self_size + entity_hidden
+        for _ in range(layers):
+            blocks += [layer_init(nn.Linear(width, hidden_size)), nn.ReLU()]
+            width = hidden_size
+        self.body = nn.Sequential(*blocks)
+        self.actor = layer_init(nn.Linear(hidden_size, num_actions), std=0.01)
+        self.critic = layer_init(nn.Linear(hidden_size, 1), std=1.0)
+
+    def forward(self, obs, state=None):
+        self_size, num_entities, entity_size = self.entity_layout
+        objects = obs[:, self_size:].reshape(obs.shape[0], num_entities, entity_size)
+        pooled = self.entity(objects).amax(dim=1)  # [batch, entity_hidden]
+        hidden = self.body(torch.cat([obs[:, :self_size], pooled], dim=1))
+        return self.actor(hidden), self.critic(hidden).squeeze(-1), state
+
+
 # Names usable in train.toml's [policy] section: name = "mlp"
-POLICIES = {"mlp": MLP, "lstm": LSTMPolicy}
+POLICIES = {"mlp": MLP, "lstm": LSTMPolicy, "entity": EntityPolicy}

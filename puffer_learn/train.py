@@ -505,9 +505,13 @@ def train(env, seed=1, *, out="runs", resume=None, callback=None, stop=None,
     if vec.num_agents % cfg["minibatches"]:
         raise ValueError(f"minibatches ({cfg['minibatches']}) must divide the number of agents "
                          f"({vec.num_agents} = num_envs {vec.num_envs} x {vec.agents_per_env})")
+    cls = policy_class(config["policy"]["name"])
+    if "entity_layout" in inspect.signature(cls.__init__).parameters and vec.entity_layout:
+        # An entity encoder reads the env's own layout; saved with the config
+        # so the checkpoint (and the C export) rebuilds the same network.
+        config["policy"].setdefault("entity_layout", list(vec.entity_layout))
     policy_settings = {k: v for k, v in config["policy"].items() if k != "name"}
-    policy = policy_class(config["policy"]["name"])(vec.obs_size, vec.num_actions,
-                                                    **policy_settings).to(device)
+    policy = cls(vec.obs_size, vec.num_actions, **policy_settings).to(device)
     recurrent = getattr(policy, "is_recurrent", False)
     optimizer = torch.optim.Adam(policy.parameters(), lr=cfg["learning_rate"], eps=cfg["adam_eps"])
     metrics, update, global_step = [], 0, 0

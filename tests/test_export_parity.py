@@ -178,3 +178,21 @@ def test_c_sampling_matches_the_softmax():
     us = (np.arange(20_000) + 0.5) / 20_000
     counts = np.bincount([c.sample(logits, u) for u in us], minlength=4) / len(us)
     assert np.allclose(counts, [0.1, 0.2, 0.3, 0.4], atol=1e-3)
+
+
+def test_entity_encoder_parity_on_a_real_rollout(tmp_path):
+    from puffer_learn.policies import EntityPolicy
+
+    env = puffer_learn.make("asteroids", num_envs=4, seed=2)
+    env.reset()
+    torch.manual_seed(4)
+    policy = EntityPolicy(env.obs_size, env.num_actions, env.entity_layout, hidden_size=64,
+                          entity_hidden=16)
+    write_weights(policy, tmp_path / "entity.bin")
+    assert read_weights(tmp_path / "entity.bin")[0]["num_entities"] == env.entity_layout[1]
+    c = CPolicy(tmp_path / "entity.bin", obs_size=env.obs_size, num_actions=env.num_actions)
+    worst = 0.0
+    for _ in range(100):
+        env.step(env.scripted_actions())
+        worst = max(worst, max_diff(c.forward(env.observations), torch_outputs(policy, env.observations)[:2]))
+    assert worst <= TOL

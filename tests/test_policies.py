@@ -61,3 +61,36 @@ def test_policy_names_and_import_paths():
     assert set(POLICIES) >= {"mlp", "lstm"}
     with pytest.raises(ValueError, match="mlp, lstm"):
         policy_class("transformer")
+
+
+def test_entity_encoder_ignores_object_order_while_the_mlp_does_not():
+    from puffer_learn.policies import EntityPolicy
+
+    torch.manual_seed(0)
+    self_size, n, f = 3, 6, 5
+    obs = torch.randn(10, self_size + n * f)
+    perm = torch.randperm(n)
+    while torch.equal(perm, torch.arange(n)):
+        perm = torch.randperm(n)
+    shuffled = torch.cat([obs[:, :self_size],
+                          obs[:, self_size:].reshape(10, n, f)[:, perm].reshape(10, n * f)], 1)
+    entity = EntityPolicy(obs.shape[1], 4, (self_size, n, f), hidden_size=32)
+    flat = MLP(obs.shape[1], 4, hidden_size=32)
+    with torch.no_grad():
+        for policy in (entity, flat):
+            policy.actor.weight.normal_()  # make logits big enough to compare
+        e1, v1, _ = entity(obs)
+        e2, v2, _ = entity(shuffled)
+        m1, _, _ = flat(obs)
+        m2, _, _ = flat(shuffled)
+    assert torch.allclose(e1, e2, atol=1e-5) and torch.allclose(v1, v2, atol=1e-5)
+    assert (m1 - m2).abs().max() > 1e-2
+
+
+def test_entity_encoder_needs_a_layout_that_adds_up():
+    from puffer_learn.policies import EntityPolicy
+
+    with pytest.raises(ValueError, match="needs entity_layout"):
+        EntityPolicy(20, 4)
+    with pytest.raises(ValueError, match="describes 19 numbers, obs_size is 20"):
+        EntityPolicy(20, 4, (4, 3, 5))
