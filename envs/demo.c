@@ -8,6 +8,7 @@
 //
 //   ./target_demo [--weights F] [--episodes N] [--seed S] [--argmax] [--frames DIR]
 // prints one JSON line: {"env": ..., "episodes": N, "score": ..., ...}
+#include <sys/stat.h>
 #include ENV_HEADER
 #include "vec_binding.h"
 #include "puffernet.h"
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
     }
     if (episodes < 1) usage(argv[0]);
     setenv("SDL_VIDEODRIVER", "dummy", 0);  // frames need no display
+    if (frames_dir) mkdir(frames_dir, 0755);  // fine if it exists already
 
     Config cfg;
     demo_config(&cfg);
@@ -88,7 +90,7 @@ int main(int argc, char** argv) {
             Image img = {rgb, sp.render_width, sp.render_height, 1, PIXELFORMAT_UNCOMPRESSED_R8G8B8};
             char path[4200];
             snprintf(path, sizeof path, "%s/frame_%05d.png", frames_dir, frame++);
-            ExportImage(img, path);
+            if (!ExportImage(img, path)) { fprintf(stderr, "error: cannot write %s\n", path); return 1; }
         }
         pl_vec_log(vec, &part);
         float *t = (float*)&total, *p = (float*)&part;

@@ -203,6 +203,24 @@ def cmd_eval(args):
     print(json.dumps(result))
 
 
+def cmd_export(args):
+    """Weights file + standalone C program (env + policy, no Python)."""
+    from puffer_learn.build import CompileError
+    from puffer_learn.export import WeightFileError, export, run_demo
+
+    try:
+        result = export(args.env, args.checkpoint, args.out)
+        if args.run:
+            result["demo"] = run_demo(result["program"], episodes=args.run, seed=args.seed)
+    except (ValueError, FileNotFoundError, CompileError, WeightFileError, RuntimeError) as e:
+        print(f"puffer-learn export: {e}", file=sys.stderr)
+        print(json.dumps({"env": args.env, "error": str(e)}))
+        sys.exit(1)
+    print(f"wrote {result['weights']} ({result['arch']}) and compiled {result['program']}; run it:\n"
+          f"  {result['program']} --episodes 10 [--argmax] [--frames DIR]", file=sys.stderr)
+    print(json.dumps(result))
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="puffer-learn", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -242,6 +260,16 @@ def build_parser():
     evaluate.add_argument("--deterministic", action="store_true",
                           help="argmax actions instead of sampling (can get an agent stuck)")
     evaluate.set_defaults(func=cmd_eval)
+
+    export = sub.add_parser("export", help="write the weight file and compile OUT/ENV_demo, "
+                                           "a pure C program of the env and the policy")
+    export.add_argument("env")
+    export.add_argument("--checkpoint", required=True)
+    export.add_argument("--out", required=True, help="folder for ENV_demo, ENV_demo.bin, ENV_config.h")
+    export.add_argument("--run", type=int, default=0, metavar="EPISODES",
+                        help="also run the program for this many episodes and report its score")
+    export.add_argument("--seed", type=int, default=0)
+    export.set_defaults(func=cmd_export)
     return parser
 
 
