@@ -58,6 +58,7 @@ typedef struct PufferNet {
 } PufferNet;
 
 // ---- Layers ---------------------------------------------------------------
+// --8<-- [start:linear]
 // y = W x + b, W stored row-major [out][in] as torch does. The pragma lets
 // the compiler split each dot product over SIMD lanes (built with
 // -fopenmp-simd; it needs no OpenMP runtime). The summation order differs
@@ -71,6 +72,7 @@ static void linear(const Linear* l, const float* x, float* y) {
         y[o] = sum + l->b[o];
     }
 }
+// --8<-- [end:linear]
 
 static void relu(float* x, int n) {
     for (int i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;

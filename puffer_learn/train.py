@@ -47,6 +47,7 @@ import time
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from puffer_learn.build import locate
@@ -377,6 +378,24 @@ def baseline_score(env, env_config=None, episodes=100, seed=TRAIN_DEFAULTS["eval
         _baseline_cache[key] = run_episodes(vec, scripted, episodes)[0]
         vec.close()
     return _baseline_cache[key]
+
+
+def policy_fn(policy, deterministic=False, seed=0, device="cpu"):
+    """A function obs (numpy [agents, obs_size]) -> actions (int32 numpy),
+    for viewers and recorders. policy: a policy module or a checkpoint path.
+    Recurrent memory is carried from call to call (one episode at a time)."""
+    if isinstance(policy, (str, Path)):
+        policy = policy_from_checkpoint(load_checkpoint(policy), device)
+    policy.eval()
+    generator = torch.Generator(device=device).manual_seed(seed)
+    state = None
+
+    def act(obs):
+        nonlocal state
+        with torch.no_grad():
+            logits, _, state = policy(torch.as_tensor(obs, dtype=torch.float32, device=device), state)
+        return sample_actions(logits, deterministic, generator)[0].cpu().numpy().astype(np.int32)
+    return act
 
 
 def evaluate_policy(policy, env, env_config=None, episodes=100, seed=TRAIN_DEFAULTS["eval_seed"],

@@ -11,7 +11,8 @@ sits between markers, optionally followed by the stub students get instead:
     # END STUB
 
 (`//` instead of `#` inside C source.) The student copy replaces the whole
-block with the stub lines, uncommented. Without a STUB block the stub is
+block with the stub lines, uncommented. Cells tagged `remove-student` (the
+solved notebook's own asserts on exercise answers) are left out. Without a STUB block the stub is
 `raise NotImplementedError("your code here")` (or `// TODO: your code here`
 in C). Outputs are cleared; everything else is kept, checks included.
 
@@ -54,6 +55,7 @@ def student_source(source):
 
 def student_notebook(path):
     nb = nbformat.read(path, as_version=4)
+    nb.cells = [c for c in nb.cells if "remove-student" not in c.metadata.get("tags", [])]
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.source = student_source(cell.source)

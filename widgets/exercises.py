@@ -7,7 +7,8 @@
 
 A checker is a function answer -> (ok, message). "Not attempted" is decided
 before the checker runs: the answer is the untouched starter (same code up to
-whitespace and comments), None, or a function that raises NotImplementedError.
+whitespace and comments), None, source still holding "TODO: your code here",
+or a function that raises NotImplementedError.
 """
 import html
 import re
@@ -17,6 +18,7 @@ import numpy as np
 from IPython.display import HTML, display
 
 CORRECT, INCORRECT, NOT_ATTEMPTED = "correct", "incorrect", "not attempted"
+TODO_MARK = "TODO: your code here"  # what scripts/make_student_copies.py puts in C stubs
 STYLE = {CORRECT: ("#e6f4ea", "#1e7e34", "✔"), INCORRECT: ("#fdecea", "#b02a37", "✘"),
          NOT_ATTEMPTED: ("#f1f3f5", "#555", "…")}
 
@@ -55,6 +57,8 @@ class Exercise:
 
     def untouched(self, answer):
         if answer is None:
+            return True
+        if isinstance(answer, str) and TODO_MARK in answer:  # a stub left as generated
             return True
         if isinstance(answer, str) and self.starter is not None:
             return normalized_code(answer) == normalized_code(self.starter)
@@ -123,6 +127,11 @@ def compare_envs(candidate, reference, seeds=(1, 2, 3), steps=600, num_envs=4, a
                     bad = np.argwhere(~np.isclose(a, b, atol=atol))[0]
                     return False, (f"{what} differ at step {t + 1} (seed {seed}), first at index "
                                    f"{tuple(int(i) for i in bad)}")
+        mine_log, ref_log = mine.log(), ref.log()
+        for key in ref_log:
+            if key not in mine_log or not np.isclose(mine_log[key], ref_log[key], atol=atol):
+                return False, (f"episode logs differ (seed {seed}): your {key} is "
+                               f"{mine_log.get(key)}, expected another value")
         mine.close()
         ref.close()
     return True, f"matches {reference} on seeds {list(seeds)} for {steps} steps each"

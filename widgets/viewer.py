@@ -3,6 +3,9 @@
     EnvViewer("target", {"scripted": "scripted", "random": "random"}, seed=3)
     EnvViewer("target", {"trained": "runs/target-1/model.pt"})
 
+A policy is "scripted" (the env's baseline), "random", a checkpoint path, a
+policy module, or a function obs -> actions.
+
 Each policy plays the same seeded episode in its own copy of the env; the
 frames are recorded first (headless), then shown with play / pause / step and
 a speed slider, side by side when there are several policies. The static
@@ -11,6 +14,7 @@ an animated GIF of the same frames.
 """
 import base64
 import io
+from pathlib import Path
 
 import ipywidgets as w
 import numpy as np
@@ -44,6 +48,7 @@ class EnvViewer:
                  show=True, **env_config):
         import puffer_learn
         from puffer_learn.render import record_episode
+        from puffer_learn.train import policy_fn
 
         policies = policies or {"scripted": "scripted"}
         self.labels = list(policies)
@@ -51,6 +56,9 @@ class EnvViewer:
         self.scores = {}
         for label, policy in policies.items():
             vec = puffer_learn.make(env, num_envs=1, seed=seed, **env_config)
+            is_path = isinstance(policy, (str, Path)) and policy not in ("scripted", "random")
+            if is_path or hasattr(policy, "parameters"):  # a checkpoint or a torch policy
+                policy = policy_fn(policy, seed=seed)
             self.frames[label] = record_episode(vec, policy, max_steps=max_steps, substeps=substeps)
             self.scores[label] = vec.log().get("score")
             vec.close()
