@@ -1,0 +1,43 @@
+"""When nbval runs the lessons (the README's test command does), keep what
+they printed: every lesson whose cells all passed is written, with its fresh
+outputs, to docs/lessons/ for the docs site. `scripts/build_docs.py --reuse`
+then publishes those copies instead of running every lesson a second time.
+A lesson with a failing cell leaves no copy, so it cannot be published."""
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from build_docs import LESSON_COPIES, drop_live_widgets, error_outputs, sha256  # noqa: E402
+
+_runs = {}  # notebook path -> {"file": nbval's collector, "failed": bool, "start": t}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = (yield).get_result()
+    if report.when != "call" or not hasattr(item, "test_outputs"):
+        return  # not an nbval cell
+    run = _runs.setdefault(Path(str(item.fspath)), {"file": item.parent, "failed": False,
+                                                    "start": time.monotonic()})
+    run["failed"] |= report.failed
+    run["end"] = time.monotonic()
+    item.cell.outputs = item.test_outputs or []  # the collector's notebook now holds the run
+
+
+def pytest_sessionfinish(session):
+    for source, run in _runs.items():
+        target = LESSON_COPIES / source.name
+        nb = run["file"].nb
+        if run["failed"] or error_outputs(nb):
+            target.unlink(missing_ok=True)
+            continue
+        drop_live_widgets(nb)
+        nb.metadata["puffer_learn_docs"] = {"source_sha256": sha256(source), "executed_by": "nbval",
+                                            "executed_s": round(run["end"] - run["start"], 1)}
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, target)
