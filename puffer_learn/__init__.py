@@ -12,6 +12,12 @@ import os
 # raylib draws into an offscreen software framebuffer: no display needed.
 # Must be set before the first window opens.
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+# torch's OpenMP threads spin while they wait for work. On a 2-core laptop
+# with anything else busy (a browser, the notebook server) the spinning
+# threads fight for the cores and training slowed 3-60x in our measurements;
+# sleeping waiters cost ~20% on an idle machine and stay steady under load.
+# Takes effect only if torch was not imported before puffer_learn.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from puffer_learn.build import CompileError, ContractError, EnvCrashError, packaged_envs  # noqa: E402
 from puffer_learn.vector import VecEnv, make  # noqa: E402

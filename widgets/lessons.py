@@ -195,3 +195,116 @@ lesson5 = SimpleNamespace(
         "numpy's astype converts values; view reinterprets bytes.",
         "obs.astype(np.float32)"], "def to_network_input(obs):\n    return obs.astype(np.float32)"),
 )
+
+
+# ---- Lesson 2: observation normalization ---------------------------------------------
+def _check_relative(fn):
+    cases = [((100, 120, 256), 20 / 128), ((120, 100, 256), -20 / 128), ((10, 250, 256), -16 / 128),
+             ((250, 10, 256), 16 / 128), ((0, 128, 256), 1.0), ((50, 50, 256), 0.0)]
+    for (ship, obj, size), want in cases:
+        got = fn(ship, obj, size)
+        if got is None or not np.isclose(got, want, atol=1e-6):
+            if abs(obj - ship) > size / 2:
+                return False, (f"relative({ship}, {obj}, {size}) gave {got!r}: these two are close "
+                               f"the other way round the wrapped arena")
+            return False, f"relative({ship}, {obj}, {size}) gave {got!r}; mind the scale"
+    return True, "offsets the short way round, divided by half the arena: always in [-1, 1]"
+
+
+def _check_cooldown(fn):
+    for seconds, tps, want in ((0.5, 30, 15), (1.0, 30, 30), (0.1, 30, 3), (0.25, 60, 15), (0.01, 30, 1)):
+        got = fn(seconds, tps)
+        if got != want:
+            return False, f"cooldown_ticks({seconds}, {tps}) gave {got!r}; a cooldown is a whole number of ticks"
+    return True, "timers in ticks mean the same game at any simulation speed"
+
+
+lesson2 = SimpleNamespace(
+    relative=Exercise("relative position", _check_relative, [
+        "Start with obj - ship; in a wrapped arena the other way round can be shorter.",
+        "If the offset is more than half the arena, subtract the arena size (or add it if below "
+        "minus half).",
+        "Divide by size / 2: the farthest anything can be along one axis."],
+        "def relative(ship, obj, size):\n    d = obj - ship\n    if d > size / 2: d -= size\n"
+        "    elif d < -size / 2: d += size\n    return d / (size / 2)"),
+    cooldown=Exercise("cooldown in ticks", _check_cooldown, [
+        "ticks = seconds x ticks per second.",
+        "Round to a whole number of ticks, and never below 1.",
+        "max(1, round(seconds * ticks_per_second))"],
+        "def cooldown_ticks(seconds, ticks_per_second=30):\n    return max(1, round(seconds * ticks_per_second))"),
+)
+
+
+# ---- Lesson 3: sorting vs entity encoders ------------------------------------------
+def _check_nearest_first(fn):
+    rng = np.random.default_rng(3)
+    for n in (1, 4, 16):
+        offsets = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
+        want = np.argsort(np.hypot(offsets[:, 0], offsets[:, 1]), kind="stable")
+        got = np.asarray(fn(offsets))
+        if got.shape != (n,) or not np.array_equal(got, want):
+            return False, f"for {n} objects the order {got.tolist()} is not nearest first"
+    return True, "slot 0 is now always the nearest object"
+
+
+def _check_encode(fn):
+    import torch
+
+    torch.manual_seed(1)
+    layer = torch.nn.Linear(7, 16)
+    objects = torch.randn(10, 7)
+    want = torch.relu(layer(objects)).amax(0).detach().numpy()
+    W, b = layer.weight.detach().numpy(), layer.bias.detach().numpy()
+    got = np.asarray(fn(objects.numpy(), W, b))
+    if got.shape != want.shape:
+        return False, f"one pooled vector of {want.shape[0]} numbers expected, got shape {got.shape}"
+    shuffled = np.asarray(fn(objects.numpy()[::-1].copy(), W, b))
+    if not np.allclose(got, shuffled, atol=1e-5):
+        return False, "reversing the objects changed your output: pool over objects, not features"
+    if not np.allclose(got, want, atol=1e-5):
+        return False, "close, but not the shared layer + ReLU + max over objects"
+    return True, "one shared layer, max-pooled: the order of objects no longer matters"
+
+
+lesson3 = SimpleNamespace(
+    nearest_first=Exercise("nearest first", _check_nearest_first, [
+        "Compute each object's distance from its (dx, dy) offset.",
+        "np.argsort gives the indices that would sort an array.",
+        "np.argsort(np.hypot(offsets[:, 0], offsets[:, 1]), kind='stable')"],
+        "def nearest_first(offsets):\n    return np.argsort(np.hypot(offsets[:, 0], offsets[:, 1]), kind='stable')"),
+    encode=Exercise("entity encoder", _check_encode, [
+        "Apply the same layer to every object: objects @ W.T + b gives [objects, hidden].",
+        "Then ReLU, then the max over the objects axis (axis 0).",
+        "np.maximum(objects @ W.T + b, 0).max(axis=0)"],
+        "def encode(objects, W, b):\n    return np.maximum(objects @ W.T + b, 0).max(axis=0)"),
+)
+
+
+# ---- Lesson 4: frame skip ----------------------------------------------------------
+def _check_decisions(fn):
+    for frames, k, want in ((2048, 1, 2048), (2048, 4, 512), (100, 3, 34), (7, 8, 1)):
+        if fn(frames, k) != want:
+            return False, f"decisions({frames}, {k}) gave {fn(frames, k)!r}; a last partial step still counts"
+    return True, "k times fewer decisions: a k times shorter horizon for credit assignment"
+
+
+def _check_gamma(fn):
+    for gamma, k in ((0.99, 4), (0.999, 8), (0.9, 1)):
+        want = gamma ** k
+        got = fn(gamma, k)
+        if got is None or not np.isclose(got, want, rtol=1e-9):
+            return False, f"gamma_per_step({gamma}, {k}) gave {got!r}; discounting compounds every frame"
+    return True, "the same horizon in frames needs gamma ** k per step"
+
+
+lesson4 = SimpleNamespace(
+    decisions=Exercise("decisions per episode", _check_decisions, [
+        "Each step repeats one action for frame_skip frames.",
+        "Divide and round up.",
+        "-(-max_frames // frame_skip)  or  math.ceil(max_frames / frame_skip)"],
+        "def decisions(max_frames, frame_skip):\n    return -(-max_frames // frame_skip)"),
+    gamma=Exercise("discount per step", _check_gamma, [
+        "A reward k frames away is discounted once per frame at gamma per frame.",
+        "One step now spans k frames."],
+        "def gamma_per_step(gamma_per_frame, frame_skip):\n    return gamma_per_frame ** frame_skip"),
+)
