@@ -41,10 +41,10 @@ class RunComparison:
         if metrics.get("ratio") is not None:
             steps.append(metrics["global_step"])
             values.append(metrics["ratio"])
-        self.status.value = (f"training <b>{html.escape(label)}</b>, seed {seed}: "
-                             f"{metrics['global_step']:,} agent steps")
         now = time.monotonic()
-        if now - self._last_draw >= self.redraw_every_s:
+        if now - self._last_draw >= self.redraw_every_s:  # few messages, see TrainingDashboard.update
+            self.status.value = (f"training <b>{html.escape(label)}</b>, seed {seed}: "
+                                 f"{metrics['global_step']:,} agent steps")
             self.plot.value = comparison_png(self._curves(), title=self.title)
             self._last_draw = now
 

@@ -120,8 +120,20 @@ class TrainingDashboard:
             self.losses.value = losses_png(self.history)
 
     def update(self, metrics):
-        """The trainer's callback: takes one metrics dict per update."""
+        """The trainer's callback: takes one metrics dict per update.
+
+        The view refreshes at most every redraw_every_s seconds: each widget
+        change is a message to the browser, and a fast run makes hundreds of
+        updates (a flood the notebook's message channel may drop)."""
         self.history.append(dict(metrics))
+        now = time.monotonic()
+        if now - self._last_draw >= self.redraw_every_s:
+            self._draw()
+            self._last_draw = now
+
+    def _draw(self):
+        if not self.history:
+            return
         m = self.history[-1]
         self.header.value = (f"<b>{html.escape(self.title)}</b> update {m.get('update', len(self.history))}"
                              f" · {m.get('global_step', 0):,} agent steps")
@@ -130,12 +142,6 @@ class TrainingDashboard:
         self.eta.value = "" if eta is None else f"ETA {eta:.0f} s"
         self.stats.value = stats_html(m)
         self.split.value = time_split_html(m)
-        now = time.monotonic()
-        if now - self._last_draw >= self.redraw_every_s:
-            self._draw()
-            self._last_draw = now
-
-    def _draw(self):
         self.curve.value = learning_curve_png(self.history, self.title)
         if self.show_losses.value:
             self.losses.value = losses_png(self.history)
