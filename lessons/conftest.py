@@ -1,8 +1,10 @@
 """When nbval runs the lessons (the README's test command does), keep what
-they printed: every lesson whose cells all passed is written, with its fresh
-outputs, to docs/lessons/ for the docs site. `scripts/build_docs.py --reuse`
-then publishes those copies instead of running every lesson a second time.
-A lesson with a failing cell leaves no copy, so it cannot be published."""
+they printed: as soon as a lesson's last cell has run, the lesson is written,
+with its fresh outputs, to docs/lessons/ for the docs site, if every cell
+passed. `scripts/build_docs.py --reuse` (which the docs browser test runs
+later in the same session) then publishes those copies instead of running
+every lesson a second time. A lesson with a failing cell leaves no copy, so
+it cannot be published."""
 import sys
 import time
 from pathlib import Path
@@ -29,15 +31,19 @@ def pytest_runtest_makereport(item, call):
     item.cell.outputs = item.test_outputs or []  # the collector's notebook now holds the run
 
 
-def pytest_sessionfinish(session):
-    for source, run in _runs.items():
-        target = LESSON_COPIES / source.name
-        nb = run["file"].nb
-        if run["failed"] or error_outputs(nb):
-            target.unlink(missing_ok=True)
-            continue
-        drop_live_widgets(nb)
-        nb.metadata["puffer_learn_docs"] = {"source_sha256": sha256(source), "executed_by": "nbval",
-                                            "executed_s": round(run["end"] - run["start"], 1)}
-        target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, target)
+def pytest_runtest_teardown(item, nextitem):
+    """After the last cell of a notebook: write its executed copy."""
+    source = Path(str(item.fspath))
+    if source not in _runs or (nextitem is not None and nextitem.parent is item.parent):
+        return
+    run = _runs.pop(source)
+    target = LESSON_COPIES / source.name
+    nb = run["file"].nb
+    if run["failed"] or error_outputs(nb):
+        target.unlink(missing_ok=True)
+        return
+    drop_live_widgets(nb)
+    nb.metadata["puffer_learn_docs"] = {"source_sha256": sha256(source), "executed_by": "nbval",
+                                        "executed_s": round(run["end"] - run["start"], 1)}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
