@@ -42,7 +42,7 @@ def test_dashboard_updates_live_and_viewer_shows_frames(browser, jupyter_lab, ar
     second = stat(page, "agent-steps")
     page.screenshot(path=str(artifacts / "dashboard_mid_run.png"), full_page=True)
     assert int(second.replace(",", "")) > int(first.replace(",", "")), (first, second)
-    assert page.locator("td.pl-agent-stepss").count() == 1  # agent-steps/s is shown too
+    assert page.locator("td.pl-agent-stepss").count() >= 1  # agent-steps/s is shown too
 
     # The viewer cell ran while training was still going on.
     page.wait_for_selector("text=training still running: True", timeout=120_000)
