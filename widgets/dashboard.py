@@ -175,7 +175,8 @@ class TrainingDashboard:
         background=False blocks the cell (interrupt the kernel to stop; the
         checkpoint is kept) and leaves the snapshot as a plain HTML output.
         background=True trains in a thread: the kernel stays free, the Stop
-        button works, and `self.run` holds the result when `self.done()`.
+        button works, and `self.run` holds the result when `self.done()`. It
+        returns None, so the cell does not show the dashboard a second time.
         """
         import puffer_learn
 
@@ -196,7 +197,7 @@ class TrainingDashboard:
         if background:
             self._thread = threading.Thread(target=work, daemon=True)
             self._thread.start()
-            return self
+            return None
         work()
         self.widget.close()  # the live widget goes; the static snapshot stays
         display(HTML(self.snapshot_html()))
