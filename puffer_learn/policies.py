@@ -33,6 +33,15 @@ def layer_init(layer, std=2**0.5, bias=0.0):
     return layer
 
 
+def relu_stack(in_size, hidden_size, layers):
+    """Linear -> ReLU, `layers` times: the body of MLP and EntityPolicy."""
+    blocks, width = [], in_size
+    for _ in range(layers):
+        blocks += [layer_init(nn.Linear(width, hidden_size)), nn.ReLU()]
+        width = hidden_size
+    return nn.Sequential(*blocks)
+
+
 class MLP(nn.Module):
     """The default policy: a shared body, then an actor head and a critic head.
 
@@ -48,11 +57,7 @@ class MLP(nn.Module):
         super().__init__()
         if layers < 1:
             raise ValueError(f"MLP needs at least 1 hidden layer, got layers={layers}")
-        blocks, width = [], obs_size
-        for _ in range(layers):
-            blocks += [layer_init(nn.Linear(width, hidden_size)), nn.ReLU()]
-            width = hidden_size
-        self.body = nn.Sequential(*blocks)
+        self.body = relu_stack(obs_size, hidden_size, layers)
         self.actor = layer_init(nn.Linear(hidden_size, num_actions), std=0.01)
         self.critic = layer_init(nn.Linear(hidden_size, 1), std=1.0)
 
@@ -144,11 +149,7 @@ class EntityPolicy(nn.Module):
                              f"{self_size + num_entities * entity_size} numbers, obs_size is {obs_size}")
         self.entity_layout = (self_size, num_entities, entity_size)
         self.entity = nn.Sequential(layer_init(nn.Linear(entity_size, entity_hidden)), nn.ReLU())
-        blocks, width = [], self_size + entity_hidden
-        for _ in range(layers):
-            blocks += [layer_init(nn.Linear(width, hidden_size)), nn.ReLU()]
-            width = hidden_size
-        self.body = nn.Sequential(*blocks)
+        self.body = relu_stack(self_size + entity_hidden, hidden_size, layers)
         self.actor = layer_init(nn.Linear(hidden_size, num_actions), std=0.01)
         self.critic = layer_init(nn.Linear(hidden_size, 1), std=1.0)
 
