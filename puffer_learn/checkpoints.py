@@ -80,22 +80,33 @@ def load_weights(policy, weights, where="checkpoint"):
     if bad:
         raise CheckpointError(f"{where}: weight tensor {bad!r} holds NaN/inf values; use an "
                               f"earlier checkpoint or retrain")
-    try:
-        policy.load_state_dict(weights)
-    except RuntimeError as e:
-        raise CheckpointError(f"{where}: its weights do not fit the policy its config describes "
-                              f"({type(policy).__name__}: {str(e).splitlines()[0]} ...); the file "
-                              f"was changed or mixes two runs") from None
+    expected = policy.state_dict()
+    for key, tensor in expected.items():
+        got = weights.get(key)
+        if got is None or not torch.is_tensor(got) or got.shape != tensor.shape:
+            found = "missing" if got is None else f"shaped {tuple(getattr(got, 'shape', ()))}"
+            raise CheckpointError(f"{where}: its weights do not fit the policy its config describes: "
+                                  f"tensor {key!r} is {found} in the file, but "
+                                  f"{type(policy).__name__} needs {tuple(tensor.shape)}; the file was "
+                                  f"edited or mixes two runs, use the checkpoint train wrote")
+    extra = sorted(set(weights) - set(expected))
+    if extra:
+        raise CheckpointError(f"{where}: weight tensor {extra[0]!r} is not part of the policy its "
+                              f"config describes ({type(policy).__name__}); the file was edited or "
+                              f"mixes two runs")
+    policy.load_state_dict(weights)
     return policy
 
 
-def policy_from_checkpoint(data, device="cpu"):
-    """The checkpoint's policy, rebuilt from its config, with its weights."""
+def policy_from_checkpoint(data, device="cpu", where=None):
+    """The checkpoint's policy, rebuilt from its config, with its weights.
+    where: how errors name the checkpoint (default: by its env)."""
+    where = where or f"checkpoint of {data['env']!r}"
     cls = policy_class(data["policy_class"])
     settings = {k: v for k, v in data["config"]["policy"].items() if k != "name"}
     try:
         policy = cls(data["obs_size"], data["num_actions"], **settings)
     except (TypeError, ValueError) as e:
-        raise CheckpointError(f"checkpoint config cannot rebuild policy {data['policy_class']}: "
+        raise CheckpointError(f"{where}: its config cannot rebuild policy {data['policy_class']}: "
                               f"{e}") from None
-    return load_weights(policy, data["model"], f"checkpoint of {data['env']!r}").to(device)
+    return load_weights(policy, data["model"], where).to(device)

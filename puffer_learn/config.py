@@ -55,7 +55,7 @@ POLICY_DEFAULTS = {"name": "mlp"}  # other [policy] keys go to the policy's cons
 RANGES = {
     "total_timesteps": (1, None, ">= 1"),
     "time_limit": (0, None, ">= 0 (0 = no limit)"),
-    "num_envs": (1, 2**31 - 1, ">= 1"),
+    "num_envs": (1, None, ">= 1"),  # the upper limit is memory: see check_batch
     "env_threads": (1, 64, "between 1 and 64"),
     "torch_threads": (0, 1024, ">= 0 (0 = torch's default)"),
     "horizon": (1, None, ">= 1"),
@@ -104,10 +104,11 @@ def load_env_config(env):
     return sections
 
 
-def check_train_value(key, value, where):
+def check_train_value(key, value):
     """Unknown keys, wrong types and out-of-range values fail here, naming what is valid."""
+    where = "train setting"
     if key not in TRAIN_DEFAULTS:
-        raise ConfigError(f"{where}: unknown train setting {key!r}; valid settings are: "
+        raise ConfigError(f"unknown {where} {key!r}; valid settings are: "
                           f"{', '.join(TRAIN_DEFAULTS)}")
     default = TRAIN_DEFAULTS[key]
     if isinstance(default, bool):
@@ -118,24 +119,26 @@ def check_train_value(key, value, where):
         ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
         value = float(value) if ok else value
         if ok and not math.isfinite(value):
-            raise ConfigError(f"{where}: train setting {key} must be a finite number, got {value}")
+            raise ConfigError(f"{where} {key} must be a finite number, got {value}")
     else:
         ok = isinstance(value, str)
     if not ok:
-        raise ConfigError(f"{where}: train setting {key} must be {type(default).__name__}, "
+        raise ConfigError(f"{where} {key} must be {type(default).__name__}, "
                           f"got {value!r}")
     low, high, text = RANGES.get(key, (None, None, ""))
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ConfigError(f"{where}: train setting {key} must be {text}, got {value}")
+        raise ConfigError(f"{where} {key} must be {text}, got {value}")
     if key == "gamma" and not 0 < value <= 1:
-        raise ConfigError(f"{where}: train setting gamma must be in (0, 1] (e.g. 0.99), got {value}")
+        raise ConfigError(f"{where} gamma must be in (0, 1] (e.g. 0.99), got {value}")
     if key == "device" and value not in ("cpu", "cuda"):
-        raise ConfigError(f"{where}: train setting device must be 'cpu' or 'cuda', got {value!r}")
+        raise ConfigError(f"{where} device must be 'cpu' or 'cuda', got {value!r}")
     return value
 
 
 def policy_class(name):
     """A [policy] name ("mlp", "lstm") or an importable "module.Class" path."""
+    if not isinstance(name, str):
+        raise ConfigError(f"policy name must be a string such as 'mlp', got {name!r}")
     if name in POLICIES:
         return POLICIES[name]
     module, _, attr = str(name).rpartition(".")
@@ -159,7 +162,7 @@ def policy_settings(cls):
     return {k: p.default for k, p in params.items() if k not in ("self", "obs_size", "num_actions")}
 
 
-def check_policy_settings(settings, where="config"):
+def check_policy_settings(settings):
     """The one place that checks [policy] settings: names, and sizes as positive ints."""
     cls = policy_class(settings["name"])
     valid = policy_settings(cls)
@@ -169,12 +172,12 @@ def check_policy_settings(settings, where="config"):
         if key == "name":
             continue
         if key not in valid:
-            raise ConfigError(f"{where}: policy {settings['name']!r} has no setting {key!r}; its "
+            raise ConfigError(f"policy {settings['name']!r} has no setting {key!r}; its "
                               f"settings are: name, {', '.join(valid)}")
         default = valid[key]
         if isinstance(default, int) and not isinstance(default, bool):  # a size or a count
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ConfigError(f"{where}: policy setting {key} must be a whole number >= 1 "
+                raise ConfigError(f"policy setting {key} must be a whole number >= 1 "
                                   f"(e.g. {key}={default}), got {value!r}")
 
 
@@ -210,8 +213,8 @@ def resolve_config(env, base=None, train_config=None, env_config=None, policy_co
                               f"Policy settings go in policy_config={{...}}, env settings in "
                               f"env_config={{...}}")
     for key, value in config["train"].items():
-        config["train"][key] = check_train_value(key, value, "config")
-    check_policy_settings(config["policy"], "config")
+        config["train"][key] = check_train_value(key, value)
+    check_policy_settings(config["policy"])
     return config
 
 

@@ -84,7 +84,7 @@ def policy_fn(policy, deterministic=False, seed=0, device="cpu"):
     for viewers and recorders. policy: a policy module or a checkpoint path.
     Recurrent memory is carried from call to call (one episode at a time)."""
     if isinstance(policy, (str, Path)):
-        policy = policy_from_checkpoint(load_checkpoint(policy), device)
+        policy = policy_from_checkpoint(load_checkpoint(policy), device, f"checkpoint {policy}")
     policy.eval()
     generator = torch.Generator(device=device).manual_seed(seed)
     state = None
@@ -147,7 +147,7 @@ def evaluate(checkpoint, episodes=None, deterministic=False, gif=None, fps=30, d
     """Scores a saved policy against the scripted baseline on the fixed eval seeds.
     Returns {"env", "score", "baseline_score", "ratio", "episodes", ...}."""
     data = load_checkpoint(checkpoint)
-    policy = policy_from_checkpoint(data, device)
+    policy = policy_from_checkpoint(data, device, f"checkpoint {checkpoint}")
     cfg = data["config"]
     episodes = episodes or cfg["train"]["eval_episodes"]
     seed = cfg["train"]["eval_seed"]
