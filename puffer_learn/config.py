@@ -51,27 +51,15 @@ TRAIN_DEFAULTS = {
 }
 POLICY_DEFAULTS = {"name": "mlp"}  # other [policy] keys go to the policy's constructor
 
-# The range each numeric setting must lie in: (low, high, what to write in the message).
+# The range (low, high) each numeric setting must lie in; gamma (0 < gamma <= 1)
+# is checked on its own. num_envs has no fixed top: check_batch weighs its memory.
 RANGES = {
-    "total_timesteps": (1, None, ">= 1"),
-    "time_limit": (0, None, ">= 0 (0 = no limit)"),
-    "num_envs": (1, None, ">= 1"),  # the upper limit is memory: see check_batch
-    "env_threads": (1, 64, "between 1 and 64"),
-    "torch_threads": (0, 1024, ">= 0 (0 = torch's default)"),
-    "horizon": (1, None, ">= 1"),
-    "minibatches": (1, None, ">= 1"),
-    "update_epochs": (1, None, ">= 1"),
-    "learning_rate": (0, None, ">= 0"),
-    "adam_eps": (0, None, ">= 0"),
-    "gae_lambda": (0, 1, "between 0 and 1"),
-    "clip_coef": (0, None, ">= 0"),
-    "value_clip": (0, None, ">= 0 (0 = no value clipping)"),
-    "value_coef": (0, None, ">= 0"),
-    "entropy_coef": (0, None, ">= 0"),
-    "max_grad_norm": (0, None, ">= 0"),
-    "checkpoint_interval": (1, None, ">= 1"),
-    "eval_episodes": (1, 1_000_000, "between 1 and 1000000"),
-    "eval_seed": (0, 2**63 - 1, ">= 0"),
+    **dict.fromkeys(["total_timesteps", "num_envs", "horizon", "minibatches", "update_epochs",
+                     "checkpoint_interval"], (1, None)),
+    **dict.fromkeys(["time_limit", "torch_threads", "learning_rate", "adam_eps", "clip_coef",
+                     "value_clip", "value_coef", "entropy_coef", "max_grad_norm"], (0, None)),
+    "env_threads": (1, 64), "gae_lambda": (0, 1), "eval_episodes": (1, 1_000_000),
+    "eval_seed": (0, 2**63 - 1),
 }
 
 
@@ -125,8 +113,9 @@ def check_train_value(key, value):
     if not ok:
         raise ConfigError(f"{where} {key} must be {type(default).__name__}, "
                           f"got {value!r}")
-    low, high, text = RANGES.get(key, (None, None, ""))
+    low, high = RANGES.get(key, (None, None))
     if (low is not None and value < low) or (high is not None and value > high):
+        text = f">= {low}" if high is None else f"between {low} and {high}"
         raise ConfigError(f"{where} {key} must be {text}, got {value}")
     if key == "gamma" and not 0 < value <= 1:
         raise ConfigError(f"{where} gamma must be in (0, 1] (e.g. 0.99), got {value}")
