@@ -44,8 +44,8 @@ from pathlib import Path
 import torch
 
 from puffer_learn.build import build
-from puffer_learn.checkpoints import (load_checkpoint, load_weights, nonfinite,  # noqa: F401
-                                      policy_from_checkpoint, save_checkpoint)
+from puffer_learn.checkpoints import (CheckpointError, load_checkpoint, load_weights,  # noqa: F401
+                                      nonfinite, policy_from_checkpoint, save_checkpoint)
 from puffer_learn.config import (SOLVED_RATIO, TRAIN_DEFAULTS, ConfigError, check_batch,  # noqa: F401
                                  checkpoint_path, device_for, make_policy, policy_class,
                                  resolve_config)
@@ -186,7 +186,7 @@ def train(env, seed=1, *, out="runs", resume=None, callback=None, stop=None,
         try:
             optimizer.load_state_dict(resumed["optimizer"])
         except (ValueError, KeyError, RuntimeError) as e:
-            raise ConfigError(f"checkpoint {resume}: its optimizer state does not fit its "
+            raise CheckpointError(f"checkpoint {resume}: its optimizer state does not fit its "
                               f"weights ({e})") from None
         metrics, update, global_step = list(resumed["metrics"]), resumed["update"], resumed["global_step"]
 
