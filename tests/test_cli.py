@@ -162,3 +162,15 @@ def test_lab_opens_the_student_lessons_and_passes_other_flags_to_jupyter(lab_arg
 def test_lab_without_lessons_says_how_to_get_them(monkeypatch, tmp_path, capsys):
     code, line = fails(["lab", "--dir", str(tmp_path / "nowhere")], capsys)
     assert code == 2 and "no lessons folder" in line and "--dir" in line
+
+
+def test_a_train_run_builds_its_env_once(monkeypatch, tmp_path, capsys):
+    """Baseline, training and evaluation envs all come from one build (issue 11)."""
+    import puffer_learn.build as build_module
+    calls = []
+    compile_module = build_module.compile_module
+    monkeypatch.setattr(build_module, "compile_module",
+                        lambda *a, **k: calls.append(a[0]) or compile_module(*a, **k))
+    cli.main(["train", "target", "--out", str(tmp_path), *SMALL])
+    assert calls == ["target"]
+    assert '"ratio"' in capsys.readouterr().out.splitlines()[-1]
