@@ -286,10 +286,10 @@ def export(env, checkpoint, out_dir):
     from puffer_learn.train import load_checkpoint, policy_from_checkpoint
 
     data = load_checkpoint(checkpoint)
-    name, packaged, module = build.build(env)
-    _, header, _ = build.locate(env)
+    built = build.build(env)
+    name, header = built.name, built.header
     env_config = dict(data["config"].get("env", {}))
-    vec = puffer_learn.make(env, num_envs=1, **env_config)
+    vec = puffer_learn.make(built, num_envs=1, **env_config)
     policy = policy_from_checkpoint(data)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
