@@ -111,9 +111,8 @@ def expected_floats(h):
     if h["arch"] == ARCH["entity"]:
         total += h["entity_size"] * h["entity_hidden"] + h["entity_hidden"]
         width = h["self_size"] + h["entity_hidden"]
-    for _ in range(h["num_layers"]):
-        total += width * H + H
-        width = H
+    if h["num_layers"] >= 1:  # closed form: a header may claim 4 billion layers
+        total += width * H + H + (h["num_layers"] - 1) * (H * H + H)
     return total + heads
 
 
@@ -133,7 +132,7 @@ def tensor_spans(h):
         if h["arch"] == ARCH["entity"]:
             spans += linear("entity layer", h["entity_size"], h["entity_hidden"])
             width = h["self_size"] + h["entity_hidden"]
-        for k in range(h["num_layers"]):
+        for k in range(min(h["num_layers"], 64)):  # only called once the sizes add up
             spans += linear(f"body layer {k + 1}", width, H)
             width = H
     return spans + linear("actor", H, A) + linear("critic", H, 1)
