@@ -256,15 +256,15 @@ def compile_extension(ffi, name, source, hash_parts, flags, include_dirs=(), hea
 def load_module(modname, path):
     loader = importlib.machinery.ExtensionFileLoader(modname, str(path))
     spec = importlib.util.spec_from_file_location(modname, str(path), loader=loader)
-    module = importlib.util.module_from_spec(spec)
     try:
+        module = importlib.util.module_from_spec(spec)
         loader.exec_module(module)
     except ImportError as e:
         missing = re.search(r"undefined symbol: (\w+)", str(e))
         if missing is None:
             raise
         raise ContractError(f"{missing.group(1)} is declared but never defined in the env's code: "
-                            f"write its body, or make it `static` and define it") from None
+                            f"a declaration alone is not enough, write its body (see envs/puffer_env.h)") from None
     return module
 
 
