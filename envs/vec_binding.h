@@ -170,7 +170,9 @@ int pl_vec_step(VecEnv* v) {
     const unsigned num_actions = (unsigned)v->spaces.num_actions;
     const int* actions = v->actions;
     int bad = 0;
+#ifndef PL_NO_ACTION_CHECK  // defined only by bench/isolation.py, to measure the check's cost
     for (int k = 0; k < v->total_agents; k++) bad |= (unsigned)actions[k] >= num_actions;
+#endif
     if (bad)
         for (int k = 0; k < v->total_agents; k++)
             if ((unsigned)actions[k] >= num_actions) return k + 1;
