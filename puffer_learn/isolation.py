@@ -65,22 +65,35 @@ class Worker:
         self.poll = select.poll()
         self.poll.register(parent, select.POLLIN)
         self.memory = None
+        self.pending = None  # the request whose reply has not been read yet
 
     def call(self, request, timeout=None):
         """Sends one request; returns the reply's payload. Raises
         EnvCrashError if the worker dies or takes longer than the timeout."""
         if self.proc is None:
             raise RuntimeError("this env's worker process has stopped; make a new env")
+        timeout = CALL_TIMEOUT_S if timeout is None else timeout
+        if self.pending is not None:
+            # [DESIGN] A KeyboardInterrupt (the notebook's stop button) landed
+            # while we waited: that reply is still on its way. Take it first,
+            # so replies never get out of step with requests.
+            self.receive(self.pending, timeout)
         try:
             self.sock.send(request)
         except OSError:
             self.crashed(request[:1], None)
-        timeout = CALL_TIMEOUT_S if timeout is None else timeout
+        self.pending = request[:1]
+        reply = self.receive(request[:1], timeout)
+        self.pending = None
+        return reply
+
+    def receive(self, op, timeout):
         if not self.poll.poll(timeout * 1000):
-            self.crashed(request[:1], timeout)
+            self.crashed(op, timeout)
         reply = self.sock.recv(65536)
+        self.pending = None
         if not reply:
-            self.crashed(request[:1], None)
+            self.crashed(op, None)
         if reply[:1] != b"k":
             raise RuntimeError(f"worker: {reply[1:].decode(errors='replace')}")
         return reply[1:]

@@ -231,3 +231,28 @@ def test_policy_and_checkpoint_with_nan_are_refused(tmp_path):
     with pytest.raises(NonFiniteWeightsError, match=r"^run/model.pt: tensor 'actor.weight'"):
         check_finite_state_dict(policy.state_dict(), "run/model.pt")
     check_finite_state_dict(MLP(5, 3).state_dict(), "fine")  # finite: no error
+
+
+def test_interrupt_while_waiting_keeps_requests_and_replies_in_step():
+    """The notebook's stop button (KeyboardInterrupt) during a step: the next
+    call still gets its own reply, not the interrupted one's."""
+    import signal
+    slow = "if (env->cfg.size == 5) { volatile long i = 0; while (i < 1500000000L) i++; }"
+    built = build(tiny(slow), name="slow_env")  # smoke-run at the default size: fast
+    env = puffer_learn.make(built, num_envs=1, size=5)
+    env.reset()
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        with pytest.raises(KeyboardInterrupt):
+            env.step(np.ones(1, np.int32))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    obs, rewards, *_ = env.step(np.ones(1, np.int32))  # the interrupted step finished too
+    assert obs[0, 0] == 2 and rewards[0] == 1
+    assert env.log() == {}
+    env.close()
