@@ -11,7 +11,8 @@ writes (a file path or a source string). Steps:
 5. for a student's env: first run it in a subprocess built with
    AddressSanitizer (reset + a few thousand random steps under a timeout), so a
    crash, an out-of-bounds write or an endless loop becomes a Python error
-   while the notebook kernel stays alive.
+   while the notebook kernel stays alive. After that its VecEnvs run in a
+   worker process (isolation.py), so a crash at any later step does too.
 """
 import collections
 import contextlib
@@ -81,7 +82,8 @@ class ContractError(ValueError):
 
 
 class EnvCrashError(RuntimeError):
-    """A freshly built env crashed, corrupted memory or hung in its smoke run."""
+    """A student's env crashed, corrupted memory, exited or hung: in its smoke
+    run, or later in its worker process (puffer_learn/isolation.py)."""
 
 
 # Seconds a user env's smoke run may take before it counts as an endless loop.
