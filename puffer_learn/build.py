@@ -278,15 +278,7 @@ def smoke_run(name, header, config, steps=2000, timeout=None):
     """
     timeout = SMOKE_TIMEOUT_S if timeout is None else timeout
     modname, path = compile_module(name, header, SMOKE_FLAGS)
-    # handle_abort: abort() gets ASan's stack (file:line); allocator_may_return_null:
-    # a calloc too big returns NULL (the binding reports it) instead of aborting.
-    env = dict(os.environ, SDL_VIDEODRIVER="dummy",
-               ASAN_OPTIONS="detect_leaks=0:verify_asan_link_order=0:handle_abort=1:"
-                            "allocator_may_return_null=1")
-    asan = subprocess.run([compiler(), "-print-file-name=libasan.so"],
-                          capture_output=True, text=True).stdout.strip()
-    if os.path.isabs(asan):
-        env["LD_PRELOAD"] = asan
+    env = asan_environment()
     token = secrets.token_hex(8)
     cmd = [sys.executable, "-m", "puffer_learn.smoke", modname, str(path), header.name,
            json.dumps(config), str(steps), token]
@@ -319,6 +311,21 @@ def smoke_run(name, header, config, steps=2000, timeout=None):
         what = f"exited with status {result.returncode} before finishing"
     raise EnvCrashError(f"{header.name} {what} during its smoke run (last progress: {last}).\n"
                         + (report or readable(result.stderr[-2000:], header, Path("<none>"))))
+
+
+def asan_environment():
+    """os.environ for a Python process that loads a module built with
+    SMOKE_FLAGS: the ASan runtime preloaded (Python itself is not built with it)."""
+    # handle_abort: abort() gets ASan's stack (file:line); allocator_may_return_null:
+    # a calloc too big returns NULL (the binding reports it) instead of aborting.
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy",
+               ASAN_OPTIONS="detect_leaks=0:verify_asan_link_order=0:handle_abort=1:"
+                            "allocator_may_return_null=1")
+    asan = subprocess.run([compiler(), "-print-file-name=libasan.so"],
+                          capture_output=True, text=True).stdout.strip()
+    if os.path.isabs(asan):
+        env["LD_PRELOAD"] = asan
+    return env
 
 
 def asan_summary(stderr, header):

@@ -24,7 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from puffer_learn.build import ENVS_DIR, EnvCrashError, asan_summary
+from puffer_learn.build import (ENVS_DIR, SMOKE_FLAGS, EnvCrashError, asan_environment, asan_summary,
+                                compile_module)
 
 WORKER_SCRIPT = str(Path(__file__).with_name("_worker.py"))
 # Seconds one request (a vector step, a reset, env_init of all envs) may take
@@ -48,18 +49,25 @@ def shared_memory(size):
 
 
 class Worker:
-    """One worker process running one compiled env module."""
+    """One worker process running one compiled env module.
 
-    def __init__(self, module, header):
+    sanitize=True runs the env's AddressSanitizer build instead (the smoke
+    run's, name needed to find it): every step is checked for out-of-bounds
+    access and use-after-free, at several times the cost."""
+
+    def __init__(self, module, header, sanitize=False, name=None):
         self.header = Path(header)
-        self.module_path = module.__file__
+        modname, path, env = module.__name__, module.__file__, None
+        if sanitize:
+            modname, path = compile_module(name or self.header.stem, self.header, SMOKE_FLAGS)
+            env = asan_environment()
         self.memory_fd = shared_memory(0)  # sized at init(), once the spaces are known
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, WORKER_SCRIPT, module.__name__, module.__file__, str(child.fileno()),
-             str(self.memory_fd)],
-            pass_fds=(child.fileno(), self.memory_fd), stderr=self.stderr, stdin=subprocess.DEVNULL)
+            [sys.executable, WORKER_SCRIPT, modname, str(path), str(child.fileno()), str(self.memory_fd)],
+            pass_fds=(child.fileno(), self.memory_fd), stderr=self.stderr, stdin=subprocess.DEVNULL,
+            env=env)
         child.close()
         self.sock = parent
         self.poll = select.poll()
@@ -117,6 +125,8 @@ class Worker:
                                 f"process was stopped. Look for a loop that never ends.") from None
         if code < 0:
             what = f"crashed with {signal.Signals(-code).name}"
+        elif "ERROR: AddressSanitizer" in stderr:
+            what = "crashed (AddressSanitizer)"
         elif "PL_CRASH: exit()" in stderr:
             what = f"called exit({code})"
         else:

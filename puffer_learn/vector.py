@@ -19,20 +19,24 @@ import numpy as np
 from puffer_learn.build import Built, ContractError, EnvCrashError, build
 
 
-def make(env, num_envs=1, seed=0, threads=1, name=None, isolate=None, **config):
+def make(env, num_envs=1, seed=0, threads=1, name=None, isolate=None, sanitize=False, **config):
     """Builds (or loads from the cache) an env and returns a VecEnv.
 
     env: a packaged env name ("target"), the path of a .h file, C source as a
     string, or what build() returned (build once, make many VecEnvs from it).
     isolate: run the env's C code in a worker process. Default: yes for your
     own envs (a path or source), no for packaged ones.
+    sanitize: run the worker on the env's AddressSanitizer build, so a bad
+    memory access at any step is reported with its line (several times slower).
     Extra keyword arguments set fields of the env's Config struct.
     """
     built = env if isinstance(env, Built) else build(env, name=name, config=config)
     if isolate is None:
-        isolate = not built.packaged
+        isolate = not built.packaged or sanitize
+    if sanitize and not isolate:
+        raise ValueError("sanitize=True runs the env in a worker process: drop isolate=False")
     return VecEnv(built.module, built.name, num_envs=num_envs, seed=seed, threads=threads,
-                  isolate=isolate, header=built.header, **config)
+                  isolate=isolate, header=built.header, sanitize=sanitize, **config)
 
 
 def _check_int(value, what, low, high=None):
@@ -75,7 +79,7 @@ def _memory_limit():
 
 class VecEnv:
     def __init__(self, module, name, num_envs=1, seed=0, threads=1, isolate=False, header=None,
-                 **config):
+                 sanitize=False, **config):
         self.ffi, self.lib, self.name = module.ffi, module.lib, name
         self.num_envs = _check_int(num_envs, "num_envs", 1)
         self.threads = _check_int(threads, "threads", 1, 64)
@@ -85,7 +89,7 @@ class VecEnv:
         env_code = self.lib
         if isolate:
             from puffer_learn.isolation import Worker
-            self._worker = Worker(module, header or f"{name}.h")
+            self._worker = Worker(module, header or f"{name}.h", sanitize=sanitize, name=name)
             env_code = _WorkerLib(self._worker, self.ffi)
         try:
             self._setup(env_code, config)

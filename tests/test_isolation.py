@@ -256,3 +256,17 @@ def test_interrupt_while_waiting_keeps_requests_and_replies_in_step():
     assert obs[0, 0] == 2 and rewards[0] == 1
     assert env.log() == {}
     env.close()
+
+
+def test_sanitize_reports_a_late_out_of_bounds_write_with_its_line():
+    """make(..., sanitize=True): the worker runs the AddressSanitizer build,
+    so a heap overflow that only happens after the smoke run is caught too."""
+    bug = AFTER_SMOKE + "env->cells[env->cfg.size] = 1;"
+    env = puffer_learn.make(tiny(bug), name="late_oob", num_envs=4, sanitize=True)
+    env.reset()
+    with pytest.raises(EnvCrashError) as info:
+        for _ in range(2100):
+            env.step()
+    message = str(info.value)
+    assert "late_oob.h crashed (AddressSanitizer) during env_step" in message
+    assert "heap-buffer-overflow" in message and f"late_oob.h:{BUG_LINE}" in message
