@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from puffer_learn.build import (ENVS_DIR, SMOKE_FLAGS, EnvCrashError, asan_environment, asan_summary,
@@ -73,10 +74,15 @@ class Worker:
         self.poll.register(parent, select.POLLIN)
         self.memory = None
         self.pending = None  # the request whose reply has not been read yet
+        self.lock = threading.Lock()
 
     def call(self, request, timeout=None):
         """Sends one request; returns the reply's payload. Raises
         EnvCrashError if the worker dies or takes longer than the timeout."""
+        with self.lock:  # two threads sharing one env must not interleave requests
+            return self._call(request, timeout)
+
+    def _call(self, request, timeout):
         if self.proc is None:
             raise RuntimeError("this env's worker process has stopped; make a new env")
         timeout = CALL_TIMEOUT_S if timeout is None else timeout
