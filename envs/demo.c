@@ -14,6 +14,16 @@
 #include "puffernet.h"
 #include DEMO_CONFIG
 
+// calloc or a one-line error naming what did not fit and its size.
+static void* demo_alloc(const char* what, size_t count, size_t size) {
+    void* p = calloc(count, size);
+    if (!p) {
+        fprintf(stderr, "error: out of memory allocating %s (%zu x %zu bytes)\n", what, count, size);
+        exit(1);
+    }
+    return p;
+}
+
 static void usage(const char* prog) {
     fprintf(stderr, "usage: %s [--weights FILE] [--episodes N] [--seed S] [--argmax] "
             "[--frames DIR] [--max-frames N]\n", prog);
@@ -56,18 +66,24 @@ int main(int argc, char** argv) {
                 net.obs_dtype ? "uint8" : "float32", pl_obs_is_float() ? "floats" : "integers");
         return 1;
     }
-    puffernet_init_agents(&net, sp.num_agents);
+    if (pl_check_spaces(&sp, err, sizeof err)) { fprintf(stderr, "error: %s\n", err); return 1; }
+    if (net.arch == ARCH_LSTM && puffernet_init_agents(&net, sp.num_agents, err, sizeof err)) {
+        fprintf(stderr, "error: %s\n", err);
+        return 1;
+    }
 
     // The shared buffers, as Python would own them (one env).
-    OBS_TYPE* obs = calloc((size_t)sp.num_agents * sp.obs_size, sizeof(OBS_TYPE));
-    int* actions = calloc(sp.num_agents, sizeof(int));
-    float* rewards = calloc(sp.num_agents, sizeof(float));
-    uint8_t* terminals = calloc(sp.num_agents, 1);
-    uint8_t* truncations = calloc(sp.num_agents, 1);
-    float* x = calloc(sp.obs_size, sizeof(float));
-    float* logits = calloc(sp.num_actions, sizeof(float));
-    uint8_t* rgb = frames_dir ? malloc((size_t)sp.render_width * sp.render_height * 3) : NULL;
-    VecEnv* vec = pl_vec_init(&cfg, 1, obs, actions, rewards, terminals, truncations, seed, 1);
+    OBS_TYPE* obs = demo_alloc("observations", (size_t)sp.num_agents * sp.obs_size, sizeof(OBS_TYPE));
+    int* actions = demo_alloc("actions", sp.num_agents, sizeof(int));
+    float* rewards = demo_alloc("rewards", sp.num_agents, sizeof(float));
+    uint8_t* terminals = demo_alloc("terminals", sp.num_agents, 1);
+    uint8_t* truncations = demo_alloc("truncations", sp.num_agents, 1);
+    float* x = demo_alloc("the observation as floats", sp.obs_size, sizeof(float));
+    float* logits = demo_alloc("logits", sp.num_actions, sizeof(float));
+    uint8_t* rgb = frames_dir ? demo_alloc("a frame", (size_t)sp.render_width * sp.render_height, 3) : NULL;
+    VecEnv* vec = pl_vec_init(&cfg, 1, obs, actions, rewards, terminals, truncations, seed, 1,
+                              err, sizeof err);
+    if (!vec) { fprintf(stderr, "error: %s\n", err); return 1; }
     pl_vec_reset(vec, seed);
     uint64_t rng = pl_seed(seed ^ 0xDE110ULL);  // the policy's own sampling generator
 

@@ -54,6 +54,17 @@
 //   - Mark every function `static`: exported names like `step` collide with
 //     libc symbols. The binding exports only names that start with `pl_`.
 //   - Buffers belong to Python (numpy). Write into them; never free them.
+//
+// What puffer_learn checks, with a one-line error for each:
+//   - env_spaces: num_agents, obs_size, num_actions and the render size are
+//     >= 1 and at most 65536 / 2^24 / 65536 / 8192 (vec_binding.h).
+//   - env_step returns 1 only after setting a terminal or truncation flag of
+//     its agents (checked in the smoke run of a new env).
+//   - every action handed to env_step is in 0..num_actions-1: the binding
+//     refuses a buffer holding anything else before any env steps.
+//   - your own envs (a path or source string) run in a worker process: a
+//     crash, abort() or exit() in your code, at any step, becomes
+//     EnvCrashError with your file:line; the notebook kernel keeps running.
 // --8<-- [end:contract]
 #ifndef PUFFER_ENV_H
 #define PUFFER_ENV_H

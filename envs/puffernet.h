@@ -29,6 +29,10 @@
 //
 // Every size is checked against the file length and against the env before
 // any weight is read: a wrong file is refused with a message, never read past.
+// [CONTRACT] Header fields an architecture does not use must be 0 (the entity
+// fields outside ENTITY; num_layers is 1 for LSTM), every weight must be
+// finite (a NaN or inf is refused, naming the tensor), and every allocation
+// is checked (a failure names what was being allocated and its size).
 #ifndef PUFFERNET_H
 #define PUFFERNET_H
 
@@ -42,6 +46,8 @@
 #define PUFFNET_VERSION 1
 #define PUFFNET_HEADER_BYTES 56
 #define PUFFNET_MAX_LAYERS 8
+#define PUFFNET_MAX_WIDTH (1u << 20)   // bound on obs_size and entity sizes
+#define PUFFNET_MAX_HIDDEN 65536u
 enum { ARCH_MLP = 1, ARCH_LSTM = 2, ARCH_ENTITY = 3 };
 
 typedef struct Linear { const float* w; const float* b; int in, out; } Linear;
@@ -114,11 +120,25 @@ static void entity_encode(const PufferNet* n, const float* obs, float* out, floa
 }
 
 // Memory for num_agents separate LSTM states (one per agent), all zero.
-static void puffernet_init_agents(PufferNet* n, int num_agents) {
+// Returns 0, or 1 with a message in err (when given) if memory ran out.
+static int puffernet_init_agents(PufferNet* n, int num_agents, char* err, int err_len) {
     free(n->h); free(n->c);
     n->num_agents = num_agents;
     n->h = calloc((size_t)num_agents * n->hidden, sizeof(float));
     n->c = calloc((size_t)num_agents * n->hidden, sizeof(float));
+    if (n->h && n->c) return 0;
+    free(n->h); free(n->c);
+    n->h = n->c = NULL;
+    n->num_agents = 0;
+    if (err && err_len > 0)
+        snprintf(err, err_len, "out of memory allocating the LSTM state of %d agents "
+                 "(2 x %zu bytes)", num_agents, (size_t)num_agents * n->hidden * sizeof(float));
+    return 1;
+}
+
+static void puffernet_free(PufferNet* n) {
+    free(n->weights); free(n->h); free(n->c); free(n->x); free(n->y); free(n->gates);
+    memset(n, 0, sizeof(*n));
 }
 
 // ---- Loading ---------------------------------------------------------------
@@ -137,6 +157,24 @@ static int take_linear(PufferNet* n, size_t* at, Linear* l, int in, int out) {
     l->out = out;
     *at += need;
     return 1;
+}
+
+// The first non-finite weight, as "actor bias[3] = nan"; 0 if all are finite.
+static int puffernet_nonfinite(const float* w, size_t count, const char* tensor, char* out, int len) {
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite(w[i])) {
+            snprintf(out, len, "%s[%zu] = %s", tensor, i, isnan(w[i]) ? "nan" : w[i] > 0 ? "inf" : "-inf");
+            return 1;
+        }
+    return 0;
+}
+
+static int puffernet_check_linear(const Linear* l, const char* name, char* out, int len) {
+    char tensor[64];
+    snprintf(tensor, sizeof tensor, "%s weight", name);
+    if (puffernet_nonfinite(l->w, (size_t)l->in * l->out, tensor, out, len)) return 1;
+    snprintf(tensor, sizeof tensor, "%s bias", name);
+    return puffernet_nonfinite(l->b, l->out, tensor, out, len);
 }
 
 // Loads and validates a weight file. expect_obs_size / expect_num_actions
@@ -167,9 +205,16 @@ static int puffernet_load(PufferNet* n, const char* path, int expect_obs_size,
     else if (n->arch < ARCH_MLP || n->arch > ARCH_ENTITY) problem = "unknown architecture";
     else if (n->obs_dtype > 1) problem = "unknown observation dtype";
     else if (n->num_layers < 1 || n->num_layers > PUFFNET_MAX_LAYERS) problem = "bad number of layers";
-    else if (n->hidden < 1 || n->hidden > 65536 || n->obs_size < 1 || n->obs_size > (1 << 20) ||
-             n->num_actions < 1 || n->num_actions > 65536) problem = "sizes out of range";
+    else if (n->arch == ARCH_LSTM && n->num_layers != 1) problem = "an LSTM file must have num_layers = 1";
+    else if (n->hidden < 1 || n->hidden > PUFFNET_MAX_HIDDEN || n->obs_size < 1 ||
+             n->obs_size > PUFFNET_MAX_WIDTH || n->num_actions < 1 || n->num_actions > 65536)
+        problem = "sizes out of range";
+    else if (n->arch != ARCH_ENTITY && (n->self_size || n->num_entities || n->entity_size || n->entity_hidden))
+        problem = "the entity fields (self_size, num_entities, entity_size, entity_hidden) must be 0 "
+                  "for this architecture";
     else if (n->arch == ARCH_ENTITY && (n->entity_size < 1 || n->entity_hidden < 1 || n->num_entities < 1 ||
+             n->entity_size > PUFFNET_MAX_WIDTH || n->entity_hidden > PUFFNET_MAX_HIDDEN ||
+             n->num_entities > PUFFNET_MAX_WIDTH ||
              (uint64_t)n->self_size + (uint64_t)n->num_entities * n->entity_size != n->obs_size))
         problem = "entity layout does not add up to obs_size";
     if (problem) {
@@ -199,7 +244,14 @@ static int puffernet_load(PufferNet* n, const char* path, int expect_obs_size,
                  PUFFNET_HEADER_BYTES + 4ull * n->num_floats);
         return puffernet_fail(err, err_len, msg);
     }
+    // [DESIGN] the size is bounded by the file's real length (checked above).
     n->weights = malloc(4ull * n->num_floats + 4);
+    if (!n->weights) {
+        fclose(f);
+        snprintf(msg, sizeof msg, "%s: out of memory allocating its %u weights (%llu bytes)", path,
+                 n->num_floats, 4ull * n->num_floats);
+        return puffernet_fail(err, err_len, msg);
+    }
     fseek(f, PUFFNET_HEADER_BYTES, SEEK_SET);
     size_t read = fread(n->weights, 4, n->num_floats, f);
     fclose(f);
@@ -235,12 +287,45 @@ static int puffernet_load(PufferNet* n, const char* path, int expect_obs_size,
                  "the %u it holds", path, n->num_floats);
         return puffernet_fail(err, err_len, msg);
     }
-    int widest = n->obs_size > 4 * H ? n->obs_size : 4 * H;
-    if ((int)(n->self_size + n->entity_hidden) > widest) widest = n->self_size + n->entity_hidden;
+    // Every weight must be a number: NaN or inf gives garbage actions silently.
+    char bad[128] = "";
+    int nonfinite = 0;
+    if (n->arch == ARCH_ENTITY) nonfinite = puffernet_check_linear(&n->entity, "entity layer", bad, sizeof bad);
+    if (n->arch == ARCH_LSTM && !nonfinite) {
+        size_t H4 = 4ull * H;
+        nonfinite = puffernet_check_linear(&n->encoder, "encoder", bad, sizeof bad) ||
+                    puffernet_nonfinite(n->w_ih, H4 * H, "lstm weight_ih", bad, sizeof bad) ||
+                    puffernet_nonfinite(n->w_hh, H4 * H, "lstm weight_hh", bad, sizeof bad) ||
+                    puffernet_nonfinite(n->b_ih, H4, "lstm bias_ih", bad, sizeof bad) ||
+                    puffernet_nonfinite(n->b_hh, H4, "lstm bias_hh", bad, sizeof bad);
+    } else if (!nonfinite) {
+        for (uint32_t k = 0; k < n->num_layers && !nonfinite; k++) {
+            char name[32];
+            snprintf(name, sizeof name, "body layer %u", k + 1);
+            nonfinite = puffernet_check_linear(&n->body[k], name, bad, sizeof bad);
+        }
+    }
+    nonfinite = nonfinite || puffernet_check_linear(&n->actor, "actor", bad, sizeof bad) ||
+                puffernet_check_linear(&n->critic, "critic", bad, sizeof bad);
+    if (nonfinite) {
+        free(n->weights); n->weights = NULL;
+        snprintf(msg, sizeof msg, "%s holds a non-finite weight: %s (training diverged or the file "
+                 "is corrupted; export a checkpoint from before the NaNs)", path, bad);
+        return puffernet_fail(err, err_len, msg);
+    }
+    // Scratch buffers: sizes are bounded by the checks above (<= 2^21 floats).
+    size_t widest = n->obs_size > 4u * H ? n->obs_size : 4u * H;
+    if ((size_t)n->self_size + n->entity_hidden > widest) widest = (size_t)n->self_size + n->entity_hidden;
     n->x = calloc(widest, sizeof(float));
     n->y = calloc(widest, sizeof(float));
     n->gates = calloc(widest, sizeof(float));
-    if (n->arch == ARCH_LSTM) puffernet_init_agents(n, 1);
+    if (!n->x || !n->y || !n->gates) {
+        snprintf(msg, sizeof msg, "out of memory allocating 3 scratch buffers of %zu bytes for %s",
+                 widest * sizeof(float), path);
+        puffernet_free(n);
+        return puffernet_fail(err, err_len, msg);
+    }
+    if (n->arch == ARCH_LSTM && puffernet_init_agents(n, 1, err, err_len)) { puffernet_free(n); return 1; }
     return 0;
 }
 
@@ -312,9 +397,5 @@ static int puffernet_argmax(const float* logits, int n) {
     return best;
 }
 
-static void puffernet_free(PufferNet* n) {
-    free(n->weights); free(n->h); free(n->c); free(n->x); free(n->y); free(n->gates);
-    memset(n, 0, sizeof(*n));
-}
 
 #endif

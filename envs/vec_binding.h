@@ -10,13 +10,37 @@
 #include <pthread.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <execinfo.h>
+
+// [DESIGN] Sizes the binding accepts from env_spaces. Anything outside is an
+// env bug (a typo, an unset field), refused before any buffer exists.
+#define PL_MAX_AGENTS (1 << 16)
+#define PL_MAX_OBS_SIZE (1 << 24)
+#define PL_MAX_ACTIONS (1 << 16)
+#define PL_MAX_RENDER 8192
 
 typedef struct VecEnv {
     Env* envs;
     int num_envs;
     int num_threads;
     Spaces spaces;
+    int* actions;        // the whole actions buffer: num_envs * num_agents ints
+    int total_agents;
+    int unflagged_ends;  // episodes that ended with no terminal/truncation flag
 } VecEnv;
+
+// printf into err (when given); returns 1 so callers can `return pl_fail(...)`.
+static int pl_fail(char* err, int err_len, const char* fmt, ...) {
+    if (err && err_len > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_len, fmt, ap);
+        va_end(ap);
+    }
+    return 1;
+}
 
 void pl_defaults(Config* out) {
     memset(out, 0, sizeof(Config));
@@ -32,9 +56,24 @@ void pl_spaces(Config* cfg, Spaces* out) {
     env_spaces(cfg, out);
 }
 
+// [CONTRACT] Every size from env_spaces is >= 1 and within the limits above.
+// Returns 0 if so, else writes which one is wrong and returns 1.
+int pl_check_spaces(const Spaces* s, char* err, int err_len) {
+    const char* names[] = {"num_agents", "obs_size", "num_actions", "render_width", "render_height"};
+    int values[] = {s->num_agents, s->obs_size, s->num_actions, s->render_width, s->render_height};
+    int limits[] = {PL_MAX_AGENTS, PL_MAX_OBS_SIZE, PL_MAX_ACTIONS, PL_MAX_RENDER, PL_MAX_RENDER};
+    for (int k = 0; k < 5; k++)
+        if (values[k] < 1 || values[k] > limits[k])
+            return pl_fail(err, err_len, "env_spaces set %s = %d; it must be between 1 and %d",
+                           names[k], values[k], limits[k]);
+    return 0;
+}
+
 // 1 if observations are floating point, 0 if integers; and the byte size.
 int pl_obs_is_float(void) { return (OBS_TYPE)0.5 != (OBS_TYPE)0; }
 int pl_obs_itemsize(void) { return (int)sizeof(OBS_TYPE); }
+// Bytes of one Env struct (Python checks num_envs * this before allocating).
+size_t pl_env_bytes(void) { return sizeof(Env); }
 
 // Env i's generator depends on the vector seed and on i only, so env i
 // replays the same episodes whatever num_envs is.
@@ -43,19 +82,37 @@ static void pl_seed_envs(VecEnv* v, uint64_t seed) {
         v->envs[i].rng = pl_seed(seed * 0x100000001B3ULL + (uint64_t)i);
 }
 
+// Returns NULL, with a message in err, when the spaces break the contract or
+// memory runs out; the message names what was being allocated and its size.
 VecEnv* pl_vec_init(Config* cfg, int num_envs, void* observations, int* actions,
                     float* rewards, uint8_t* terminals, uint8_t* truncations,
-                    uint64_t seed, int num_threads) {
+                    uint64_t seed, int num_threads, char* err, int err_len) {
+    if (num_envs < 1) { pl_fail(err, err_len, "num_envs must be >= 1, got %d", num_envs); return NULL; }
     VecEnv* v = calloc(1, sizeof(VecEnv));
+    if (!v) {
+        pl_fail(err, err_len, "out of memory allocating the VecEnv (%zu bytes)", sizeof(VecEnv));
+        return NULL;
+    }
+    env_spaces(cfg, &v->spaces);
+    if (pl_check_spaces(&v->spaces, err, err_len)) { free(v); return NULL; }
+    // calloc itself refuses a num_envs * sizeof(Env) that overflows.
     v->envs = calloc(num_envs, sizeof(Env));
+    if (!v->envs) {
+        pl_fail(err, err_len, "out of memory allocating %d Env structs of %zu bytes each "
+                "(%.3g GB in all): make struct Env smaller (allocate big arrays in env_init) "
+                "or use fewer envs", num_envs, sizeof(Env), (double)num_envs * sizeof(Env) / 1e9);
+        free(v);
+        return NULL;
+    }
     v->num_envs = num_envs;
     v->num_threads = num_threads < 1 ? 1 : num_threads;
-    env_spaces(cfg, &v->spaces);
     int agents = v->spaces.num_agents, obs_size = v->spaces.obs_size;
+    v->actions = actions;
+    v->total_agents = num_envs * agents;
     for (int i = 0; i < num_envs; i++) {
         Env* env = &v->envs[i];
-        int first = i * agents;
-        env->observations = (OBS_TYPE*)observations + (size_t)first * obs_size;
+        size_t first = (size_t)i * agents;
+        env->observations = (OBS_TYPE*)observations + first * obs_size;
         env->actions = actions + first;
         env->rewards = rewards + first;
         env->terminals = terminals + first;
@@ -85,7 +142,14 @@ void pl_vec_reset(VecEnv* v, uint64_t seed) {
 static void pl_step_range(VecEnv* v, int start, int end) {
     for (int i = start; i < end; i++) {
         Env* env = &v->envs[i];
-        if (env_step(env)) env_reset(env);
+        if (env_step(env)) {
+            // [CONTRACT] an episode that ends sets a terminal or truncation
+            // flag, else the trainer's advantages run across episodes.
+            int flagged = 0;
+            for (int a = 0; a < env->num_agents; a++) flagged |= env->terminals[a] | env->truncations[a];
+            if (!flagged) __atomic_add_fetch(&v->unflagged_ends, 1, __ATOMIC_RELAXED);
+            env_reset(env);
+        }
     }
 }
 
@@ -96,18 +160,106 @@ static void* pl_step_chunk(void* arg) {
     return NULL;
 }
 
-void pl_vec_step(VecEnv* v) {
+// Steps every env once and returns 0. [DESIGN] The actions buffer is shared
+// with Python, where anyone may write anything into it, and env code indexes
+// tables with actions: an action outside 0..num_actions-1 could make it read
+// or write out of bounds. Such a buffer is refused before any env steps; the
+// return value is then 1 + the index of the first bad action. The check is
+// one unsigned compare per agent (vectorised), far below one env_step.
+int pl_vec_step(VecEnv* v) {
+    const unsigned num_actions = (unsigned)v->spaces.num_actions;
+    const int* actions = v->actions;
+    int bad = 0;
+#ifndef PL_NO_ACTION_CHECK  // defined only by bench/isolation.py, to measure the check's cost
+    for (int k = 0; k < v->total_agents; k++) bad |= (unsigned)actions[k] >= num_actions;
+#endif
+    if (bad)
+        for (int k = 0; k < v->total_agents; k++)
+            if ((unsigned)actions[k] >= num_actions) return k + 1;
     int t = v->num_threads < v->num_envs ? v->num_threads : v->num_envs;
-    if (t <= 1) { pl_step_range(v, 0, v->num_envs); return; }
-    pthread_t threads[64];
-    PlChunk chunks[64];
     if (t > 64) t = 64;
+    if (t <= 1) { pl_step_range(v, 0, v->num_envs); return 0; }
+    pthread_t threads[64];
+    int started[64] = {0};
+    PlChunk chunks[64];
     for (int k = 0; k < t; k++) {
         chunks[k] = (PlChunk){v, v->num_envs * k / t, v->num_envs * (k + 1) / t};
-        if (k > 0) pthread_create(&threads[k], NULL, pl_step_chunk, &chunks[k]);
+        if (k > 0) started[k] = pthread_create(&threads[k], NULL, pl_step_chunk, &chunks[k]) == 0;
     }
     pl_step_chunk(&chunks[0]);  // the calling thread does the first chunk
-    for (int k = 1; k < t; k++) pthread_join(threads[k], NULL);
+    for (int k = 1; k < t; k++) {
+        if (started[k]) pthread_join(threads[k], NULL);
+        else pl_step_chunk(&chunks[k]);  // no thread could start: step it here
+    }
+    return 0;
+}
+
+// Episodes that ended (env_step returned 1) without any flag, since the last call.
+int pl_vec_unflagged_ends(VecEnv* v) {
+    return __atomic_exchange_n(&v->unflagged_ends, 0, __ATOMIC_RELAXED);
+}
+
+// ---- Crash reports ----------------------------------------------------------
+// [DESIGN] A student's env runs in a worker process (or the smoke run's
+// subprocess). When its code dies there, this prints "PL_CRASH: <what>" and
+// the stack to stderr, so the parent can name the env's file:line:
+//   - signals (segfault, abort, ...): a handler prints the stack, then lets
+//     the signal kill the process as it would have;
+//   - exit() called by env code: an atexit hook prints the stack; the
+//     process calls pl_guard(0) before its own, normal exit.
+// Under AddressSanitizer (the smoke run) ASan reports signals itself, with
+// file:line; only the exit() hook is ours, using ASan's symbolizing printer.
+static volatile sig_atomic_t pl_guard_on = 0;
+#ifdef __SANITIZE_ADDRESS__
+void __sanitizer_print_stack_trace(void);
+#endif
+
+static void pl_print_stack(const char* what) {
+    const char* head = "PL_CRASH: ";
+    if (write(2, head, strlen(head)) < 0 || write(2, what, strlen(what)) < 0 || write(2, "\n", 1) < 0) return;
+#ifdef __SANITIZE_ADDRESS__
+    __sanitizer_print_stack_trace();
+#else
+    void* frames[64];
+    int n = backtrace(frames, 64);
+    backtrace_symbols_fd(frames, n, 2);
+#endif
+}
+
+static void pl_on_exit(void) {
+    if (pl_guard_on) pl_print_stack("exit() was called inside the env's code");
+}
+
+#ifndef __SANITIZE_ADDRESS__
+static void pl_on_signal(int sig) {
+    pl_guard_on = 0;
+    pl_print_stack(sig == SIGSEGV ? "SIGSEGV (invalid memory access)" : sig == SIGBUS ? "SIGBUS"
+                   : sig == SIGFPE ? "SIGFPE (e.g. integer division by zero)"
+                   : sig == SIGILL ? "SIGILL" : "SIGABRT (abort() or a failed assert)");
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+#endif
+
+void pl_guard(int on) {
+    static int installed = 0;
+    pl_guard_on = on;
+    if (!on || installed) return;
+    installed = 1;
+    atexit(pl_on_exit);
+#ifndef __SANITIZE_ADDRESS__
+    void* warm[1];
+    backtrace(warm, 1);  // loads libgcc's unwinder now, not inside a signal handler
+    static char alt[1 << 16];  // a stack for the handler, so stack overflows report too
+    stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt, .ss_flags = 0};
+    sigaltstack(&ss, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = pl_on_signal;
+    sa.sa_flags = SA_ONSTACK;
+    int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (int k = 0; k < 5; k++) sigaction(sigs[k], &sa, NULL);
+#endif
 }
 
 void pl_vec_scripted(VecEnv* v, int* actions) {

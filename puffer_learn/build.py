@@ -11,17 +11,19 @@ writes (a file path or a source string). Steps:
 5. for a student's env: first run it in a subprocess built with
    AddressSanitizer (reset + a few thousand random steps under a timeout), so a
    crash, an out-of-bounds write or an endless loop becomes a Python error
-   while the notebook kernel stays alive.
+   while the notebook kernel stays alive. After that its VecEnvs run in a
+   worker process (isolation.py), so a crash at any later step does too.
 """
 import collections
-import hashlib
 import contextlib
+import hashlib
 import importlib.machinery
 import io
 import importlib.util
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -36,7 +38,8 @@ import puffer_learn.envs
 
 ENVS_DIR = Path(puffer_learn.envs.__file__).parent
 SHARED_HEADERS = ["puffer_env.h", "vec_binding.h", "raylib.h"]
-FAST_FLAGS = ["-O3", "-fno-math-errno"]
+# -g costs no speed; it lets a crash report name the env's file:line.
+FAST_FLAGS = ["-O3", "-g", "-fno-math-errno"]
 SMOKE_FLAGS = ["-O1", "-g", "-fsanitize=address", "-fno-omit-frame-pointer"]
 REQUIRED_FUNCTIONS = ["env_defaults", "env_check", "env_spaces", "env_init", "env_reset",
                       "env_step", "env_scripted", "env_render", "env_close"]
@@ -54,11 +57,15 @@ int pl_check(Config* cfg, char* err, int err_len);
 void pl_spaces(Config* cfg, Spaces* out);
 int pl_obs_is_float(void);
 int pl_obs_itemsize(void);
+int pl_check_spaces(const Spaces* s, char* err, int err_len);
+size_t pl_env_bytes(void);
 VecEnv* pl_vec_init(Config* cfg, int num_envs, void* observations, int* actions,
                     float* rewards, uint8_t* terminals, uint8_t* truncations,
-                    uint64_t seed, int num_threads);
+                    uint64_t seed, int num_threads, char* err, int err_len);
 void pl_vec_reset(VecEnv* v, uint64_t seed);
-void pl_vec_step(VecEnv* v);
+int pl_vec_step(VecEnv* v);
+int pl_vec_unflagged_ends(VecEnv* v);
+void pl_guard(int on);
 void pl_vec_scripted(VecEnv* v, int* actions);
 void pl_vec_log(VecEnv* v, Log* out);
 int pl_vec_render(VecEnv* v, int i, uint8_t* rgb, float t);
@@ -75,7 +82,8 @@ class ContractError(ValueError):
 
 
 class EnvCrashError(RuntimeError):
-    """A freshly built env crashed, corrupted memory or hung in its smoke run."""
+    """A student's env crashed, corrupted memory, exited or hung: in its smoke
+    run, or later in its worker process (puffer_learn/isolation.py)."""
 
 
 # Seconds a user env's smoke run may take before it counts as an endless loop.
@@ -233,10 +241,16 @@ def compile_extension(ffi, name, source, hash_parts, flags, include_dirs=(), hea
                *includes, str(glue), "-o", str(out),
                str(lib), f"-Wl,-rpath,{lib.parent}", "-lm", "-lpthread"]
         result = subprocess.run(cmd, capture_output=True, text=True)
+        where = header or Path(name)
         if result.returncode != 0:
-            where = header or Path(name)
             raise CompileError(f"{where.name} did not compile:\n\n"
                                + readable(result.stderr, where, glue))
+        # [CONTRACT] A function declared but never defined links fine into a
+        # shared library and fails only at load with "undefined symbol".
+        for place, function in re.findall(r"^(\S+?:\d+):\d+: warning: '(\w+)' used but never defined",
+                                          readable(result.stderr, where, glue), re.M):
+            raise ContractError(f"{place}: {function} is declared but never defined: write its "
+                                f"body (see envs/puffer_env.h)")
         os.replace(out, target)  # atomic: a half-written module is never cached
     return modname, target
 
@@ -244,23 +258,30 @@ def compile_extension(ffi, name, source, hash_parts, flags, include_dirs=(), hea
 def load_module(modname, path):
     loader = importlib.machinery.ExtensionFileLoader(modname, str(path))
     spec = importlib.util.spec_from_file_location(modname, str(path), loader=loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
+    try:
+        module = importlib.util.module_from_spec(spec)
+        loader.exec_module(module)
+    except ImportError as e:
+        missing = re.search(r"undefined symbol: (\w+)", str(e))
+        if missing is None:
+            raise
+        raise ContractError(f"{missing.group(1)} is declared but never defined in the env's code: "
+                            f"a declaration alone is not enough, write its body (see envs/puffer_env.h)") from None
     return module
 
 
 def smoke_run(name, header, config, steps=2000, timeout=None):
-    """Runs a fresh env under AddressSanitizer in a subprocess; raises on trouble."""
+    """Runs a fresh env under AddressSanitizer in a subprocess; raises on trouble.
+
+    [CONTRACT] Passing means the child printed "finished TOKEN" (a fresh
+    random token) and exited with status 0: exit(0) inside env code is a crash.
+    """
     timeout = SMOKE_TIMEOUT_S if timeout is None else timeout
     modname, path = compile_module(name, header, SMOKE_FLAGS)
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0:verify_asan_link_order=0",
-               SDL_VIDEODRIVER="dummy")
-    asan = subprocess.run([compiler(), "-print-file-name=libasan.so"],
-                          capture_output=True, text=True).stdout.strip()
-    if os.path.isabs(asan):
-        env["LD_PRELOAD"] = asan
-    cmd = [sys.executable, "-m", "puffer_learn.smoke", modname, str(path), json.dumps(config),
-           str(steps)]
+    env = asan_environment()
+    token = secrets.token_hex(8)
+    cmd = [sys.executable, "-m", "puffer_learn.smoke", modname, str(path), header.name,
+           json.dumps(config), str(steps), token]
     try:
         result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired as e:
@@ -269,16 +290,42 @@ def smoke_run(name, header, config, steps=2000, timeout=None):
         raise EnvCrashError(f"{header.name} did not finish {steps} random steps within "
                             f"{timeout:.0f} s (last progress: {last}). Look for a loop that "
                             f"never ends in env_reset or env_step.") from None
-    if result.returncode == 0:
+    lines = result.stdout.strip().splitlines()
+    if result.returncode == 0 and lines and lines[-1] == f"finished {token}":
         return
-    last = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "while loading"
+    relayed = [l for l in lines if l.startswith("PL_ERROR ")]
+    if result.returncode == 3 and relayed:  # a contract or memory error, as one line
+        _, kind, message = relayed[-1].split(" ", 2)
+        error = {"ContractError": ContractError, "MemoryError": MemoryError,
+                 "TypeError": TypeError}.get(kind, ValueError)
+        raise error(message)
+    last = lines[-1] if lines else "while loading"
     report = asan_summary(result.stderr, header)
     if result.returncode < 0:
         what = f"crashed with {signal.Signals(-result.returncode).name}"
+    elif "ERROR: AddressSanitizer" in result.stderr:
+        what = "crashed"
+    elif "PL_CRASH: exit()" in result.stderr:
+        what = f"called exit({result.returncode})"
     else:
-        what = "failed"
+        what = f"exited with status {result.returncode} before finishing"
     raise EnvCrashError(f"{header.name} {what} during its smoke run (last progress: {last}).\n"
                         + (report or readable(result.stderr[-2000:], header, Path("<none>"))))
+
+
+def asan_environment():
+    """os.environ for a Python process that loads a module built with
+    SMOKE_FLAGS: the ASan runtime preloaded (Python itself is not built with it)."""
+    # handle_abort: abort() gets ASan's stack (file:line); allocator_may_return_null:
+    # a calloc too big returns NULL (the binding reports it) instead of aborting.
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy",
+               ASAN_OPTIONS="detect_leaks=0:verify_asan_link_order=0:handle_abort=1:"
+                            "allocator_may_return_null=1")
+    asan = subprocess.run([compiler(), "-print-file-name=libasan.so"],
+                          capture_output=True, text=True).stdout.strip()
+    if os.path.isabs(asan):
+        env["LD_PRELOAD"] = asan
+    return env
 
 
 def asan_summary(stderr, header):
@@ -287,10 +334,10 @@ def asan_summary(stderr, header):
     headings, so an allocation frame is not read as a caller)."""
     lines = stderr.splitlines()
     start = next((i for i, l in enumerate(lines) if "ERROR: AddressSanitizer" in l
-                  or "runtime error:" in l), None)
+                  or "runtime error:" in l or l.startswith("PL_CRASH: ")), None)
     if start is None:
         return ""
-    keep = [lines[start].split("ERROR: ")[-1]]
+    keep = [lines[start].split("ERROR: ")[-1].replace("PL_CRASH: ", "")]
     headings = ("READ of", "WRITE of", "allocated by", "freed by", "previously allocated",
                 "The signal is caused", "Hint:")
     rest = [re.sub(r"^==\d+==", "", l).strip() for l in lines[start + 1:]]  # drop ==pid==
@@ -298,12 +345,13 @@ def asan_summary(stderr, header):
     return "\n".join(keep).replace(str(header.parent) + "/", "")
 
 
-# What build() returns: make() accepts it, so one run builds its env once.
-Built = collections.namedtuple("Built", "name packaged module header")
+# What build() returns: enough to make any number of VecEnvs without locating,
+# contract-checking or hashing the sources again (make(built, num_envs=...)).
+Built = collections.namedtuple("Built", ["name", "packaged", "module", "header"])
 
 
 def build(env, name=None, config=None):
-    """Returns Built(name, packaged?, the loaded cffi module, header path) for an env."""
+    """Returns Built(name, packaged?, the loaded cffi module, header path)."""
     name, header, packaged = locate(env, name)
     modname, path = compile_module(name, header, FAST_FLAGS)
     if not packaged and modname not in _smoke_passed:

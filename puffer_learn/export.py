@@ -18,6 +18,7 @@ import numpy as np
 from torch import nn
 
 from puffer_learn import build
+from puffer_learn.errors import NonFiniteWeightsError, check_finite_state_dict  # noqa: F401 (re-export)
 
 MAGIC = b"PUFFNET\0"
 VERSION = 1
@@ -82,7 +83,9 @@ def policy_layout(policy):
 
 
 def write_weights(policy, path, obs_dtype="float32"):
-    """Writes the header and the float32 tensors; returns the header dict."""
+    """Writes the header and the float32 tensors; returns the header dict.
+    Refuses (NonFiniteWeightsError) a policy with NaN or inf weights."""
+    check_finite_state_dict(policy.state_dict(), f"the policy to write to {path}")
     head, tensors = policy_layout(policy)
     floats = np.concatenate([t.detach().cpu().float().numpy().ravel() for t in tensors]).astype("<f4")
     fields = {name: 0 for name in FIELDS}
@@ -108,10 +111,31 @@ def expected_floats(h):
     if h["arch"] == ARCH["entity"]:
         total += h["entity_size"] * h["entity_hidden"] + h["entity_hidden"]
         width = h["self_size"] + h["entity_hidden"]
-    for _ in range(h["num_layers"]):
-        total += width * H + H
-        width = H
+    if h["num_layers"] >= 1:  # closed form: a header may claim 4 billion layers
+        total += width * H + H + (h["num_layers"] - 1) * (H * H + H)
     return total + heads
+
+
+def tensor_spans(h):
+    """[(tensor name, float count)] in file order, as puffernet.h names them."""
+    H, A = h["hidden_size"], h["num_actions"]
+
+    def linear(name, n_in, n_out):
+        return [(f"{name} weight", n_in * n_out), (f"{name} bias", n_out)]
+    spans = []
+    width = h["obs_size"]
+    if h["arch"] == ARCH["lstm"]:
+        spans += linear("encoder", h["obs_size"], H)
+        spans += [("lstm weight_ih", 4 * H * H), ("lstm weight_hh", 4 * H * H),
+                  ("lstm bias_ih", 4 * H), ("lstm bias_hh", 4 * H)]
+    else:
+        if h["arch"] == ARCH["entity"]:
+            spans += linear("entity layer", h["entity_size"], h["entity_hidden"])
+            width = h["self_size"] + h["entity_hidden"]
+        for k in range(min(h["num_layers"], 64)):  # only called once the sizes add up
+            spans += linear(f"body layer {k + 1}", width, H)
+            width = H
+    return spans + linear("actor", H, A) + linear("critic", H, 1)
 
 
 def read_weights(path, obs_size=None, num_actions=None):
@@ -129,6 +153,10 @@ def read_weights(path, obs_size=None, num_actions=None):
                               f"version {VERSION}")
     if h["arch"] not in ARCH.values():
         raise WeightFileError(f"{path} has unknown architecture code {h['arch']}")
+    entity_fields = [f for f in ("self_size", "num_entities", "entity_size", "entity_hidden") if h[f]]
+    if h["arch"] != ARCH["entity"] and entity_fields:
+        raise WeightFileError(f"{path}: header fields {', '.join(entity_fields)} must be 0 for this "
+                              f"architecture (they belong to the entity policy)")
     if len(data) != HEADER.size + 4 * h["num_floats"]:
         raise WeightFileError(f"{path} is {len(data)} bytes but its header promises "
                               f"{h['num_floats']} floats: the file is truncated or corrupted")
@@ -140,14 +168,23 @@ def read_weights(path, obs_size=None, num_actions=None):
                               f"gives {obs_size}: the policy was trained on another env or config")
     if num_actions is not None and h["num_actions"] != num_actions:
         raise WeightFileError(f"{path} has {h['num_actions']} actions but the env has {num_actions}")
-    return h, np.frombuffer(data, "<f4", offset=HEADER.size)
+    floats = np.frombuffer(data, "<f4", offset=HEADER.size)
+    if not np.isfinite(floats).all():
+        first = int(np.flatnonzero(~np.isfinite(floats))[0])
+        start = 0
+        for name, count in tensor_spans(h):
+            if first < start + count:
+                raise WeightFileError(f"{path} holds a non-finite weight: {name}[{first - start}] = "
+                                      f"{floats[first]} (training diverged or the file is corrupted)")
+            start += count
+    return h, floats
 
 
 # ---- The C network, callable from Python (for parity tests and lessons) ----
 CPOLICY_CDEF = """
 typedef struct PufferNet PufferNet;
 PufferNet* pn_load(const char* path, int obs_size, int num_actions, char* err, int err_len);
-void pn_forward(PufferNet* n, const float* obs, int num_agents, float* logits, float* values);
+int pn_forward(PufferNet* n, const float* obs, int num_agents, float* logits, float* values);
 void pn_reset_agent(PufferNet* n, int agent);
 int pn_sample(const float* logits, int n, float u);
 int pn_argmax(const float* logits, int n);
@@ -162,11 +199,14 @@ PufferNet* pn_load(const char* path, int obs_size, int num_actions, char* err, i
     return n;
 }
 // Row a of obs is agent a; LSTM memory is kept per agent between calls.
-void pn_forward(PufferNet* n, const float* obs, int num_agents, float* logits, float* values) {
-    if (n->arch == ARCH_LSTM && n->num_agents != num_agents) puffernet_init_agents(n, num_agents);
+// Returns 1 if memory for num_agents LSTM states could not be had.
+int pn_forward(PufferNet* n, const float* obs, int num_agents, float* logits, float* values) {
+    if (n->arch == ARCH_LSTM && n->num_agents != num_agents && puffernet_init_agents(n, num_agents, NULL, 0))
+        return 1;
     for (int a = 0; a < num_agents; a++)
         puffernet_forward(n, a, obs + (size_t)a * n->obs_size, logits + (size_t)a * n->num_actions,
                           values + a);
+    return 0;
 }
 void pn_reset_agent(PufferNet* n, int agent) { puffernet_reset_agent(n, agent); }
 int pn_sample(const float* logits, int n, float u) { return puffernet_sample(logits, n, u); }
@@ -218,8 +258,10 @@ class CPolicy:
             raise ValueError(f"obs must have shape (agents, {self.header['obs_size']}), got {obs.shape}")
         logits = np.empty((obs.shape[0], self.header["num_actions"]), np.float32)
         values = np.empty(obs.shape[0], np.float32)
-        lib.pn_forward(self._net, ffi.from_buffer("float*", obs), obs.shape[0],
-                       ffi.from_buffer("float*", logits), ffi.from_buffer("float*", values))
+        if lib.pn_forward(self._net, ffi.from_buffer("float*", obs), obs.shape[0],
+                          ffi.from_buffer("float*", logits), ffi.from_buffer("float*", values)):
+            raise MemoryError(f"out of memory allocating the LSTM state of {obs.shape[0]} agents "
+                              f"({2 * 4 * obs.shape[0] * self.header['hidden_size']} bytes)")
         return logits, values
 
     def seconds_per_forward(self, obs, iters=20_000):
@@ -286,9 +328,11 @@ def export(env, checkpoint, out_dir):
     from puffer_learn.train import load_checkpoint, policy_from_checkpoint
 
     data = load_checkpoint(checkpoint)
-    name, packaged, module, header = build.build(env)
+    check_finite_state_dict(data["model"], f"checkpoint {checkpoint}")
+    built = build.build(env)
+    name, header = built.name, built.header
     env_config = dict(data["config"].get("env", {}))
-    vec = puffer_learn.make(env, num_envs=1, **env_config)
+    vec = puffer_learn.make(built, num_envs=1, **env_config)
     policy = policy_from_checkpoint(data)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

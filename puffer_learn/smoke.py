@@ -1,19 +1,43 @@
 """Subprocess half of build.smoke_run: reset, random steps, one log read and
 one frame, printing progress so the parent can say where things went wrong.
-Run as: python -m puffer_learn.smoke MODNAME PATH CONFIG_JSON STEPS"""
+Run as: python -m puffer_learn.smoke MODNAME PATH NAME CONFIG_JSON STEPS TOKEN
+
+[CONTRACT] The run counts as passed only if its last line is
+"finished TOKEN" (TOKEN is random, from the parent): an env that calls
+exit(0) inside env_step ends the process with status 0 but never prints it.
+A contract error found here (bad sizes, an episode end with no flag) is
+printed as one line "PL_ERROR <class> <message>" for the parent to re-raise.
+"""
 import json
 import sys
 
 import numpy as np
 
-from puffer_learn.build import load_module
+from puffer_learn.build import ContractError, load_module
 from puffer_learn.vector import VecEnv
 
 
+def fail(lib, error):
+    if lib is not None:
+        lib.pl_guard(0)  # leaving is ours now, not the env's
+    message = " ".join(str(error).split("\n"))
+    print(f"PL_ERROR {type(error).__name__} {message}", flush=True)
+    sys.exit(3)
+
+
 def main():
-    modname, path, config, steps = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4])
-    module = load_module(modname, path)
-    env = VecEnv(module, "smoke", num_envs=4, seed=0, **config)
+    modname, path, name, config = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+    steps, token = int(sys.argv[5]), sys.argv[6]
+    try:
+        module = load_module(modname, path)
+    except ContractError as e:
+        fail(None, e)
+    lib = module.lib
+    lib.pl_guard(1)  # from here, exit() or a signal prints the env's stack
+    try:
+        env = VecEnv(module, name, num_envs=4, seed=0, **config)
+    except (ContractError, MemoryError, ValueError, TypeError) as e:
+        fail(lib, e)
     print("reset", flush=True)
     env.reset()
     rng = np.random.default_rng(0)
@@ -21,13 +45,20 @@ def main():
         if t % 100 == 0:
             print(f"step {t}", flush=True)
         env.step(rng.integers(0, env.num_actions, env.num_agents, dtype=np.int32))
+    unflagged = env.unflagged_ends()
+    if unflagged:
+        fail(lib, ContractError(
+            f"{name}: env_step returned 1 (episode over) {unflagged} times in {steps} steps without "
+            f"setting any terminal or truncation flag; before returning 1 set env->terminals[i] = 1 "
+            f"(a real end) or env->truncations[i] = 1 (cut off by a time limit) for its agents"))
     print("log", flush=True)
     env.log()
     print("render", flush=True)
     env.render(0)
     print("close", flush=True)
     env.close()
-    print("ok", flush=True)
+    lib.pl_guard(0)
+    print(f"finished {token}", flush=True)
 
 
 if __name__ == "__main__":
