@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from puffer_learn.config import policy_class
+from puffer_learn.errors import nonfinite
 from puffer_learn.policies import POLICIES
 
 CHECKPOINT_FORMAT = "puffer_learn checkpoint"
@@ -18,15 +19,6 @@ CHECKPOINT_KEYS = ["format", "version", "env", "seed", "config", "policy_class",
 
 class CheckpointError(ValueError):
     """A checkpoint file is unreadable, incomplete, or its weights do not fit its config."""
-
-
-def nonfinite(named_tensors):
-    """The name of the first tensor holding a NaN or an inf, or None if all
-    are finite. The one finite check of the trainer, evaluation and loading."""
-    for name, tensor in named_tensors:
-        if not torch.isfinite(tensor).all():
-            return name
-    return None
 
 
 def save_checkpoint(path, env, seed, config, policy, optimizer, metrics, update, global_step,

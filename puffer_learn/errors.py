@@ -1,27 +1,33 @@
-"""Checks shared by export, eval and resume (kept free of trainer imports).
+"""The finite-weights check, shared by the trainer, evaluation, checkpoints
+and export (kept free of trainer imports).
 
+    nonfinite(policy.named_parameters())        # name of the first bad tensor, or None
     check_finite_state_dict(policy.state_dict(), "runs/x/model.pt")
 """
+import torch
 
 
 class NonFiniteWeightsError(ValueError):
     """A checkpoint or weight tensor holds NaN or inf."""
 
 
+def nonfinite(named_tensors):
+    """The name of the first tensor holding a NaN or an inf, or None if all
+    are finite. The one finite check of the package."""
+    for name, tensor in named_tensors:
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            return name
+    return None
+
+
 def check_finite_state_dict(state_dict, where):
     """Raises NonFiniteWeightsError naming the first tensor (in order) that
     holds a NaN or inf. Nested dicts are searched too (keys joined with '.')."""
-    import torch
-
     for key, value in state_dict.items():
         if isinstance(value, dict):
             check_finite_state_dict(value, f"{where}: {key}" if ": " not in where else f"{where}.{key}")
-            continue
-        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-            continue
-        finite = torch.isfinite(value)
-        if not bool(finite.all()):
-            bad = (~finite).flatten()
+        elif torch.is_tensor(value) and nonfinite([(key, value)]):
+            bad = ~torch.isfinite(value.flatten())
             first = int(bad.nonzero()[0, 0])
             number = float(value.flatten()[first])
             raise NonFiniteWeightsError(

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 from puffer_learn.build import Built, build
-from puffer_learn.checkpoints import load_checkpoint, nonfinite, policy_from_checkpoint
+from puffer_learn.checkpoints import load_checkpoint, policy_from_checkpoint
+from puffer_learn.errors import nonfinite
 from puffer_learn.config import SOLVED_RATIO, TRAIN_DEFAULTS
 from puffer_learn.policies import sample_actions
 from puffer_learn.vector import make

@@ -45,7 +45,8 @@ import torch
 
 from puffer_learn.build import build
 from puffer_learn.checkpoints import (CheckpointError, load_checkpoint, load_weights,  # noqa: F401
-                                      nonfinite, policy_from_checkpoint, save_checkpoint)
+                                      policy_from_checkpoint, save_checkpoint)
+from puffer_learn.errors import nonfinite
 from puffer_learn.config import (SOLVED_RATIO, TRAIN_DEFAULTS, ConfigError, check_batch,  # noqa: F401
                                  checkpoint_path, device_for, make_policy, policy_class,
                                  resolve_config)
