@@ -191,3 +191,17 @@ def test_wrong_answer_fails_with_a_helpful_message(ns, name, what, answer, fragm
     print(f"\n{ns}.{name:14s} {what:40s} -> {result}")
     assert result.status == INCORRECT, result
     assert fragment.lower() in result.message.lower(), result.message
+
+
+@pytest.mark.parametrize("ns,name,ex", exercises(), ids=lambda x: x if isinstance(x, str) else "")
+def test_hints_do_not_quote_the_answer(ns, name, ex):
+    """The solved lesson is the one source of the answer: no hint repeats a
+    line of it (whitespace collapsed; lines under 12 characters skipped)."""
+    from puffer_learn.widgets.exercises import solution_blocks
+
+    lines = [" ".join(line.split()) for block in solution_blocks(ex.solved_cell())
+             for line in block.splitlines() if len(line.strip()) >= 12]
+    assert lines
+    for hint in ex.hints:
+        for line in lines:
+            assert line not in " ".join(hint.split()), (hint, line)

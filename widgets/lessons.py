@@ -184,9 +184,18 @@ def crowded_scene_has_double_eats(seed=1, steps=130):
     return best >= 2
 
 
+def require_target_parts(own_features, eat, episode_log):
+    """For cells that build on all three parts of lesson 1: stops the cell with
+    one line naming the first exercise that is not done (checks are cached)."""
+    lesson1.own_features.require(own_features)
+    lesson1.eat.require(eat)
+    lesson1.episode_log.require(episode_log)
+
+
 LESSON1 = "01_build_target.ipynb"
 lesson1 = SimpleNamespace(
     assemble=assemble_target,
+    require_all=require_target_parts,
     own_features=Exercise("own features", _check_own_features, [
         "Five numbers, in this order: x, y, heading dx, heading dy, last reward.",
         "Scale positions from [0, arena_size] to [-1, 1] (inv is 1 / arena_size). The heading "
