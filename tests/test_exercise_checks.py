@@ -205,3 +205,36 @@ def test_hints_do_not_quote_the_answer(ns, name, ex):
     for hint in ex.hints:
         for line in lines:
             assert line not in " ".join(hint.split()), (hint, line)
+
+
+def test_require_stops_with_one_line_naming_the_exercise():
+    from puffer_learn.widgets.exercises import ExerciseNotDone
+
+    ex = L.lesson4.decisions
+    stub = ex.stub()
+    namespace = {}
+    exec(stub, namespace)  # the student copy's cell, untouched
+    with pytest.raises(ExerciseNotDone) as stopped:
+        ex.require(namespace["decisions"])
+    assert str(stopped.value) == "finish exercise 1 (decisions per episode) first: it is not attempted yet"
+    assert len(stopped.value._render_traceback_()) == 1
+    with pytest.raises(ExerciseNotDone, match="a last partial step still counts"):
+        ex.require(lambda frames, k: frames // k)
+    ex.require(ex.reference())  # done: returns quietly
+    # A redefined answer is judged again, never mistaken for an earlier one.
+    for _ in range(3):
+        with pytest.raises(ExerciseNotDone):
+            ex.require(lambda frames, k: frames // k)
+        ex.require(lambda frames, k: -(-frames // k))
+
+
+def test_unfinished_episode_log_names_the_likely_cause():
+    from puffer_learn.widgets.exercises import ExerciseNotDone
+
+    ex = L.lesson1.episode_log
+    missing_n = ex.reference().replace("env->log.n += 1;", "")
+    with pytest.raises(ExerciseNotDone) as stopped:
+        ex.require(missing_n)
+    message = str(stopped.value)
+    print("\n" + message)
+    assert message.startswith("finish exercise 3 (episode log) first: your env never reports a finished episode")

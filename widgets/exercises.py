@@ -196,8 +196,24 @@ class Exercise:
                 return False
         return normalized_code(answer) == normalized_code(stub)
 
+    def _key(self, answer):
+        """Cache key: code without comments/whitespace, or the function
+        itself (kept alive by the cache, so a redefinition never reuses it)."""
+        if isinstance(answer, str):
+            return normalized_code(answer)
+        try:
+            hash(answer)
+            return answer
+        except TypeError:  # unhashable (an array...): never cached
+            return object()
+
     def check(self, answer):
         """Checks an answer; returns a Result that shows itself in a notebook."""
+        result = self._judge(answer)
+        self._checked[self._key(answer)] = result  # require() reuses it
+        return result
+
+    def _judge(self, answer):
         if self.untouched(answer):
             return Result(NOT_ATTEMPTED, f"{self.name}: the starter is unchanged. Fill in the "
                                          f"TODO parts, then check again.")
@@ -215,10 +231,9 @@ class Exercise:
         """For cells that build on this exercise: returns quietly when the
         answer is correct, else stops the cell with ONE line naming the
         exercise to finish (ExerciseNotDone: no traceback in Jupyter)."""
-        key = normalized_code(answer) if isinstance(answer, str) else id(answer)
-        result = self._checked.get(key)
+        result = self._checked.get(self._key(answer))
         if result is None:
-            result = self._checked[key] = self.check(answer)
+            result = self.check(answer)
         if result.correct:
             return
         why = ("it is not attempted yet" if result.status == NOT_ATTEMPTED
