@@ -141,8 +141,7 @@ WRONG = {
     ("lesson5", "linear"): [
         ("no bias", lambda W, b, x: W @ x, "bias"),
         ("bias subtracted (wrong sign)", lambda W, b, x: W @ x - b, "bias"),
-        ("transposed weights", lambda W, b, x: W.T @ x[: W.shape[0]] + b[: W.shape[1]] if False else x @ W + b,
-         "layout"),
+        ("transposed weights", lambda W, b, x: x @ W + b, "layout"),
     ],
     ("lesson5", "grid_obs_size"): [
         ("not squared", lambda v: 2 * v + 1, "square"),
