@@ -5,16 +5,12 @@ passed. `scripts/build_docs.py --reuse` (which the docs browser test runs
 later in the same session) then publishes those copies instead of running
 every lesson a second time. A lesson with a failing cell leaves no copy, so
 it cannot be published."""
-import sys
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-from build_docs import LESSON_COPIES, drop_live_widgets, error_outputs, sha256  # noqa: E402
+from puffer_learn.lesson_copies import LESSON_COPIES, error_outputs, write_copy
 
 _runs = {}  # notebook path -> {"file": nbval's collector, "failed": bool, "start": t}
 
@@ -42,8 +38,4 @@ def pytest_runtest_teardown(item, nextitem):
     if run["failed"] or error_outputs(nb):
         target.unlink(missing_ok=True)
         return
-    drop_live_widgets(nb)
-    nb.metadata["puffer_learn_docs"] = {"source_sha256": sha256(source), "executed_by": "nbval",
-                                        "executed_s": round(run["end"] - run["start"], 1)}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, target)
+    write_copy(nb, source, target, executed_by="nbval", executed_s=round(run["end"] - run["start"], 1))

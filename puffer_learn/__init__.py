@@ -24,8 +24,11 @@ from puffer_learn.vector import VecEnv, make  # noqa: E402
 from puffer_learn.render import record_episode, save_gif  # noqa: E402
 # The names `train` and `evaluate` are the functions; the trainer's other
 # pieces are importable as `from puffer_learn.train import compute_gae, ...`.
-from puffer_learn.train import evaluate, train  # noqa: E402
+from puffer_learn.config import SOLVED_RATIO, ConfigError  # noqa: E402
+from puffer_learn.evaluation import EpisodesNeverEnd  # noqa: E402
+from puffer_learn.train import TrainingDiverged, evaluate, train  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["make", "VecEnv", "packaged_envs", "CompileError", "ContractError", "EnvCrashError",
-           "record_episode", "save_gif", "train", "evaluate"]
+           "record_episode", "save_gif", "train", "evaluate", "TrainingDiverged", "ConfigError",
+           "EpisodesNeverEnd", "SOLVED_RATIO"]

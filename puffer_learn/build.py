@@ -13,6 +13,7 @@ writes (a file path or a source string). Steps:
    crash, an out-of-bounds write or an endless loop becomes a Python error
    while the notebook kernel stays alive.
 """
+import collections
 import hashlib
 import contextlib
 import importlib.machinery
@@ -297,8 +298,12 @@ def asan_summary(stderr, header):
     return "\n".join(keep).replace(str(header.parent) + "/", "")
 
 
+# What build() returns: make() accepts it, so one run builds its env once.
+Built = collections.namedtuple("Built", "name packaged module header")
+
+
 def build(env, name=None, config=None):
-    """Returns (name, packaged?, the loaded cffi module) for an env."""
+    """Returns Built(name, packaged?, the loaded cffi module, header path) for an env."""
     name, header, packaged = locate(env, name)
     modname, path = compile_module(name, header, FAST_FLAGS)
     if not packaged and modname not in _smoke_passed:
@@ -306,7 +311,7 @@ def build(env, name=None, config=None):
         _smoke_passed.add(modname)
     if modname not in sys.modules:
         sys.modules[modname] = load_module(modname, path)
-    return name, packaged, sys.modules[modname]
+    return Built(name, packaged, sys.modules[modname], header)
 
 
 _smoke_passed = set()

@@ -1,5 +1,10 @@
 """The puffer-learn command. Each subcommand is one small function; commands
-that measure something print a JSON object as their last stdout line."""
+that measure something print a JSON object as their last stdout line.
+
+Errors: one line on stderr, `error: ...`, naming the setting and the fix; exit
+code 2 for a bad argument or setting (fix the command line), 1 for a failure
+while running (a compile error, a crash, a diverged run, a broken file).
+`--debug` shows the Python traceback instead."""
 import argparse
 import json
 import os
@@ -8,6 +13,49 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+USAGE, RUNTIME = 2, 1
+
+
+class UsageError(ValueError):
+    """A bad command line: exit code 2."""
+
+
+def one_line(error):
+    """An exception as one line (compile diagnostics are joined with ' | ')."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return " | ".join(lines) or type(error).__name__
+
+
+def exit_code(error):
+    """2 for what the user typed (a bad setting, path or env name), 1 for the rest."""
+    if isinstance(error, UsageError) or type(error) in (ValueError, TypeError, FileNotFoundError):
+        return USAGE
+    config = sys.modules.get("puffer_learn.config")
+    if config is not None and isinstance(error, config.ConfigError):
+        return USAGE
+    return RUNTIME
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors as our one line and exit code 2."""
+
+    def error(self, message):
+        print(f"error: {self.prog}: {one_line(message)}; see {self.prog} --help", file=sys.stderr)
+        sys.exit(USAGE)
+
+
+def positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def lessons_dir():
@@ -18,22 +66,31 @@ def lessons_dir():
     return Path(__file__).resolve().parent.parent / "lessons"
 
 
-def cmd_lab(args):
-    """Opens JupyterLab on the lessons."""
-    folder = Path(args.dir) if args.dir else lessons_dir()
+def lab_command(args, jupyter_args):
+    """The argv that starts JupyterLab: lessons/student/ (the exercises) by
+    default, the solved lessons with --solutions; every other flag is Jupyter's."""
+    if args.dir:
+        folder = Path(args.dir)
+    else:
+        folder = lessons_dir() if args.solutions else lessons_dir() / "student"
     if not folder.is_dir():
-        sys.exit(f"no lessons folder at {folder}: run from the puffer_learn checkout or pass --dir")
-    cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={folder}", f"--port={args.port}"]
-    if args.no_browser:
-        cmd.append("--no-browser")
+        raise UsageError(f"no lessons folder at {folder}: run from the puffer_learn checkout, "
+                         f"pass --dir FOLDER, or make the student copies with "
+                         f"python scripts/make_student_copies.py")
+    cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={folder}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # JupyterLab refuses to run as root without it
-    cmd += args.jupyter_args
+    return cmd + list(jupyter_args)
+
+
+def cmd_lab(args, extra):
+    """Opens JupyterLab on the lessons."""
+    cmd = lab_command(args, extra)
     print("starting:", " ".join(cmd), flush=True)
     os.execv(sys.executable, cmd)
 
 
-def cmd_bench(args):
+def cmd_bench(args, extra):
     """Env-only throughput with random actions: no network in the loop."""
     import puffer_learn
 
@@ -80,11 +137,11 @@ def parse_settings(extra):
         key, eq, value = flag.partition("=")
         section, dot, name = key[2:].partition(".")
         if not key.startswith("--") or not dot or section not in settings or not name:
-            raise SystemExit(f"puffer-learn train: unknown argument {flag!r}; settings are given as "
-                             f"--train.KEY VALUE, --env.KEY VALUE or --policy.KEY VALUE")
+            raise UsageError(f"unknown argument {flag!r}; settings are given as --train.KEY VALUE, "
+                             f"--env.KEY VALUE or --policy.KEY VALUE")
         if not eq:
             if not items:
-                raise SystemExit(f"puffer-learn train: {flag} needs a value")
+                raise UsageError(f"{flag} needs a value, e.g. {flag} 64")
             value = items.pop(0)
         settings[section][name] = parse_value(value)
     return settings
@@ -92,9 +149,10 @@ def parse_settings(extra):
 
 class Dashboard:
     """Live terminal view of the metrics stream (drawn by rich on stderr, so
-    stdout keeps only the JSON result)."""
+    stdout keeps only the JSON result). The progress bar is sized by the
+    first metrics dict's total_timesteps."""
 
-    def __init__(self, env, seed, total):
+    def __init__(self, env, seed):
         from rich.console import Console, Group
         from rich.live import Live
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -104,7 +162,7 @@ class Dashboard:
         self.progress = Progress(TextColumn(f"[bold]{env}[/] seed {seed}"), BarColumn(),
                                  TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
                                  console=Console(stderr=True))
-        self.task = self.progress.add_task("train", total=total)
+        self.task = None
         self.last_score = None
         self.live = Live(self.progress, console=Console(stderr=True), refresh_per_second=4)
 
@@ -116,6 +174,8 @@ class Dashboard:
         return self.live.__exit__(*exc)
 
     def __call__(self, m):
+        if self.task is None:
+            self.task = self.progress.add_task("train", total=m["total_timesteps"])
         if m["score"] is not None:
             self.last_score = m
         table = self.Table(show_header=False, box=None, padding=(0, 2))
@@ -142,27 +202,26 @@ class Dashboard:
         self.live.update(self.Group(self.progress, table))
 
 
+def train_settings(args, extra):
+    """The train command's --train/--env/--policy settings, with --total-timesteps,
+    --time-limit and --device folded into the train section."""
+    settings = parse_settings(extra)
+    for key in ("total_timesteps", "time_limit", "device"):
+        if getattr(args, key) is not None:
+            settings["train"][key] = getattr(args, key)
+    return settings
+
+
 def cmd_train(args, extra):
     """Trains with PPO; the last stdout line is the JSON result."""
-    from puffer_learn.train import TrainingDiverged, resolve_config, train
+    from puffer_learn.train import train
 
-    settings = parse_settings(extra)
-    for option, key in (("total_timesteps", "total_timesteps"), ("time_limit", "time_limit"),
-                        ("device", "device")):
-        if getattr(args, option) is not None:
-            settings["train"][key] = getattr(args, option)
-    try:
-        total = resolve_config(args.env, train_config=settings["train"], env_config=settings["env"],
-                               policy_config=settings["policy"])["train"]["total_timesteps"]
-        start = time.perf_counter()
-        with Dashboard(args.env, args.seed, total) if not args.quiet else _nothing() as dash:
-            result = train(args.env, seed=args.seed, out=args.out, resume=args.resume,
-                           callback=dash, train_config=settings["train"],
-                           env_config=settings["env"], policy_config=settings["policy"])
-    except (ValueError, TypeError, FileNotFoundError, TrainingDiverged) as e:
-        print(f"puffer-learn train: {e}", file=sys.stderr)
-        print(json.dumps({"env": args.env, "seed": args.seed, "error": str(e)}))
-        sys.exit(1)
+    settings = train_settings(args, extra)
+    start = time.perf_counter()
+    with Dashboard(args.env, args.seed) if not args.quiet else _nothing() as dash:
+        result = train(args.env, seed=args.seed, out=args.out, resume=args.resume,
+                       callback=dash, train_config=settings["train"],
+                       env_config=settings["env"], policy_config=settings["policy"])
     result.pop("metrics")
     result.pop("config")
     result["wall_s"] = time.perf_counter() - start
@@ -183,64 +242,62 @@ class _nothing:
         return False
 
 
-def cmd_eval(args):
+def cmd_eval(args, extra):
     """Scores a checkpoint against the scripted baseline on the fixed eval seeds."""
     from puffer_learn.train import evaluate, load_checkpoint
 
-    try:
-        trained_on = load_checkpoint(args.checkpoint)["env"]
-        if Path(trained_on).stem != Path(args.env).stem:
-            raise ValueError(f"{args.checkpoint} was trained on {trained_on!r}, not {args.env!r}")
-        result = evaluate(args.checkpoint, episodes=args.episodes, deterministic=args.deterministic,
-                          gif=args.gif, fps=args.fps)
-    except (ValueError, TypeError, FileNotFoundError) as e:
-        print(f"puffer-learn eval: {e}", file=sys.stderr)
-        print(json.dumps({"env": args.env, "error": str(e)}))
-        sys.exit(1)
+    trained_on = load_checkpoint(args.checkpoint)["env"]
+    if Path(str(trained_on)).stem != Path(args.env).stem:
+        raise UsageError(f"{args.checkpoint} was trained on {trained_on!r}, not {args.env!r}; "
+                         f"pass that env or another checkpoint")
+    result = evaluate(args.checkpoint, episodes=args.episodes, deterministic=args.deterministic,
+                      gif=args.gif, fps=args.fps)
     print(f"{args.env}: score {result['score']:.3f}, baseline {result['baseline_score']:.3f}, "
           f"ratio {result['ratio']:.3f} over {result['episodes']} episodes "
           f"({'argmax' if args.deterministic else 'sampled'} actions)", file=sys.stderr)
     print(json.dumps(result))
 
 
-def cmd_export(args):
+def cmd_export(args, extra):
     """Weights file + standalone C program (env + policy, no Python)."""
-    from puffer_learn.build import CompileError
-    from puffer_learn.export import WeightFileError, export, run_demo
+    from puffer_learn.export import export, run_demo
 
-    try:
-        result = export(args.env, args.checkpoint, args.out)
-        if args.run:
-            result["demo"] = run_demo(result["program"], episodes=args.run, seed=args.seed)
-    except (ValueError, FileNotFoundError, CompileError, WeightFileError, RuntimeError) as e:
-        print(f"puffer-learn export: {e}", file=sys.stderr)
-        print(json.dumps({"env": args.env, "error": str(e)}))
-        sys.exit(1)
+    result = export(args.env, args.checkpoint, args.out)
+    if args.run:
+        result["demo"] = run_demo(result["program"], episodes=args.run, seed=args.seed)
     print(f"wrote {result['weights']} ({result['arch']}) and compiled {result['program']}; run it:\n"
           f"  {result['program']} --episodes 10 [--argmax] [--frames DIR]", file=sys.stderr)
     print(json.dumps(result))
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="puffer-learn", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="puffer-learn", description=__doc__,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the Python traceback of an error")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    lab = sub.add_parser("lab", help="open JupyterLab on the lessons")
-    lab.add_argument("--dir", help="notebook folder (default: lessons/)")
-    lab.add_argument("--port", type=int, default=8888)
-    lab.add_argument("--no-browser", action="store_true")
-    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed on to jupyter lab")
-    lab.set_defaults(func=cmd_lab)
+    lab = sub.add_parser("lab", parents=[common], allow_abbrev=False,
+                         help="open JupyterLab on the lessons (other flags go to Jupyter)",
+                         description="Opens JupyterLab on lessons/student/ (the exercises), or on the "
+                                     "solved lessons with --solutions. Every other flag is passed "
+                                     "to Jupyter, e.g. --port 9000 --ServerApp.token=abc --no-browser.")
+    lab.add_argument("--solutions", action="store_true", help="open the solved lessons (lessons/)")
+    lab.add_argument("--dir", help="open this notebook folder instead")
+    lab.set_defaults(func=cmd_lab, passes_extra=True)
 
-    bench = sub.add_parser("bench", help="env-only steps per second with random actions")
+    bench = sub.add_parser("bench", parents=[common], help="env-only steps per second with random actions")
     bench.add_argument("env")
-    bench.add_argument("--num-envs", type=int, default=512)
-    bench.add_argument("--seconds", type=float, default=3.0)
-    bench.add_argument("--threads", type=int, default=1)
+    bench.add_argument("--num-envs", type=positive(int), default=512)
+    bench.add_argument("--seconds", type=positive(float), default=3.0)
+    bench.add_argument("--threads", type=positive(int), default=1)
     bench.set_defaults(func=cmd_bench)
 
-    train = sub.add_parser("train", help="train a policy with PPO (settings: --train.KEY VALUE, "
-                                         "--env.KEY VALUE, --policy.KEY VALUE)")
+    train = sub.add_parser("train", parents=[common],
+                           help="train a policy with PPO (settings: --train.KEY VALUE, "
+                                "--env.KEY VALUE, --policy.KEY VALUE)")
     train.add_argument("env")
     train.add_argument("--seed", type=int, default=1)
     train.add_argument("--total-timesteps", type=int, help="agent steps (default: the env's train.toml)")
@@ -249,39 +306,47 @@ def build_parser():
     train.add_argument("--out", default="runs", help="checkpoints go to OUT/ENV-SEED/model.pt")
     train.add_argument("--resume", help="a checkpoint to continue from")
     train.add_argument("--quiet", action="store_true", help="no live dashboard")
-    train.set_defaults(func=cmd_train, takes_settings=True)
+    train.set_defaults(func=cmd_train, passes_extra=True, prints_json=True)
 
-    evaluate = sub.add_parser("eval", help="score a checkpoint against the scripted baseline")
+    evaluate = sub.add_parser("eval", parents=[common],
+                              help="score a checkpoint against the scripted baseline")
     evaluate.add_argument("env")
     evaluate.add_argument("--checkpoint", required=True)
-    evaluate.add_argument("--episodes", type=int, help="default: the run's eval_episodes")
+    evaluate.add_argument("--episodes", type=positive(int), help="default: the run's eval_episodes")
     evaluate.add_argument("--gif", help="record env 0's first episode to this gif")
-    evaluate.add_argument("--fps", type=int, default=30)
+    evaluate.add_argument("--fps", type=positive(int), default=30)
     evaluate.add_argument("--deterministic", action="store_true",
                           help="argmax actions instead of sampling (can get an agent stuck)")
-    evaluate.set_defaults(func=cmd_eval)
+    evaluate.set_defaults(func=cmd_eval, prints_json=True)
 
-    export = sub.add_parser("export", help="write the weight file and compile OUT/ENV_demo, "
-                                           "a pure C program of the env and the policy")
+    export = sub.add_parser("export", parents=[common],
+                            help="write the weight file and compile OUT/ENV_demo, "
+                                 "a pure C program of the env and the policy")
     export.add_argument("env")
     export.add_argument("--checkpoint", required=True)
     export.add_argument("--out", required=True, help="folder for ENV_demo, ENV_demo.bin, ENV_config.h")
     export.add_argument("--run", type=int, default=0, metavar="EPISODES",
                         help="also run the program for this many episodes and report its score")
     export.add_argument("--seed", type=int, default=0)
-    export.set_defaults(func=cmd_export)
+    export.set_defaults(func=cmd_export, prints_json=True)
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if getattr(args, "takes_settings", False):
+    try:
+        if extra and not getattr(args, "passes_extra", False):
+            raise UsageError(f"unrecognized arguments: {' '.join(extra)}; see puffer-learn "
+                             f"{args.command} --help")
         args.func(args, extra)
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    else:
-        args.func(args)
+    except Exception as e:
+        if args.debug:
+            raise
+        print(f"error: {one_line(e)}", file=sys.stderr)
+        if getattr(args, "prints_json", False):  # the JSON-last-line contract holds for errors too
+            print(json.dumps({"env": args.env, "error": one_line(e)}))
+        sys.exit(exit_code(e))
 
 
 if __name__ == "__main__":

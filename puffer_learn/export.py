@@ -286,8 +286,7 @@ def export(env, checkpoint, out_dir):
     from puffer_learn.train import load_checkpoint, policy_from_checkpoint
 
     data = load_checkpoint(checkpoint)
-    name, packaged, module = build.build(env)
-    _, header, _ = build.locate(env)
+    name, packaged, module, header = build.build(env)
     env_config = dict(data["config"].get("env", {}))
     vec = puffer_learn.make(env, num_envs=1, **env_config)
     policy = policy_from_checkpoint(data)

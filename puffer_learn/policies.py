@@ -3,22 +3,32 @@
 Every policy has the same small interface, so the trainer never needs to know
 which one it runs:
 
-    logits, value, state = policy(obs, state=None)
+    logits, value, state = policy(obs, state)
 
     obs     float tensor [batch, obs_size]
     logits  [batch, num_actions]: unnormalized log-probabilities of each action
     value   [batch]: the critic's estimate of the return from this observation
-    state   the recurrent memory to pass back in on the next step (None for
-            policies without memory)
+    state   the memory to pass back in on the next step: None for policies
+            without memory, a tuple of [batch, ...] tensors for recurrent ones
 
-Recurrent policies also set `is_recurrent = True` and provide
-`initial_state(batch)` and `forward_sequence(obs, state, ended)` (replays a
-whole rollout segment, see LSTMPolicy).
+    state = policy.initial_state(batch, device)    # memory at an episode start
+    state = policy.mask_state(state, ended)         # forget where an episode ended
+    state = policy.state_rows(state, rows)          # the memory of some rows (a minibatch)
+    logits, values, state = policy.forward_sequence(obs, state, ended)
+                                                    # replay [T, batch, ...] steps
+
+`Policy` gives the stateless versions of these (no memory: nothing
+to start, forget or carry), so MLP and EntityPolicy only write forward();
+LSTMPolicy overrides them.
 
 Layers are plain nn.Linear / nn.LSTMCell with ReLU, so the C inference lesson
 can reimplement exactly the same computation. Lessons import these classes,
-subclass them, or write their own with the same constructor
-`Policy(obs_size, num_actions, **settings)` and the same forward signature.
+subclass them, or write their own: subclass Policy, take the constructor
+`Policy(obs_size, num_actions, **settings)` and write forward().
+
+The actions come from the logits as a categorical distribution; the three
+functions at the end (log_prob, sample_actions, entropy) are the only places
+that turn logits into probabilities.
 """
 import torch
 from torch import nn
@@ -42,7 +52,29 @@ def relu_stack(in_size, hidden_size, layers):
     return nn.Sequential(*blocks)
 
 
-class MLP(nn.Module):
+class Policy(nn.Module):
+    """Base class: the trainer's interface, for a policy without memory."""
+    is_recurrent = False
+
+    def initial_state(self, batch, device=None):
+        return None
+
+    def mask_state(self, state, ended):
+        return state
+
+    def state_rows(self, state, rows):
+        """The memory of some rows of the batch (a minibatch of agents)."""
+        return state
+
+    def forward_sequence(self, obs, state, ended):
+        """obs [T, B, obs_size] -> logits [T, B, A], values [T, B], state.
+        Without memory the steps are independent: one batch of T * B rows."""
+        steps, batch = obs.shape[:2]
+        logits, values, _ = self(obs.reshape(steps * batch, -1))
+        return logits.reshape(steps, batch, -1), values.reshape(steps, batch), state
+
+
+class MLP(Policy):
     """The default policy: a shared body, then an actor head and a critic head.
 
         obs -> Linear(obs_size, hidden) -> ReLU -> Linear(hidden, hidden) -> ReLU
@@ -51,7 +83,6 @@ class MLP(nn.Module):
 
     `layers` counts the hidden Linear+ReLU blocks of the body (2 above).
     """
-    is_recurrent = False
 
     def __init__(self, obs_size, num_actions, hidden_size=128, layers=2):
         super().__init__()
@@ -66,7 +97,7 @@ class MLP(nn.Module):
         return self.actor(hidden), self.critic(hidden).squeeze(-1), state
 
 
-class LSTMPolicy(nn.Module):
+class LSTMPolicy(Policy):
     """An MLP encoder, then an LSTM cell that carries memory between steps.
 
         obs -> Linear(obs_size, hidden) -> ReLU -> LSTMCell(hidden, hidden) -> h
@@ -104,21 +135,29 @@ class LSTMPolicy(nn.Module):
         h, c = self.cell(self.encoder(obs), state)
         return self.actor(h), self.critic(h).squeeze(-1), (h, c)
 
+    def mask_state(self, state, ended):
+        """Zeroes the memory of the rows whose episode ended (ended: [B], bool or 0/1),
+        so memory never leaks from one episode into the next."""
+        keep = 1.0 - ended.to(state[0].device, state[0].dtype).unsqueeze(1)
+        return tuple(s * keep for s in state)
+
+    def state_rows(self, state, rows):
+        return tuple(s[rows] for s in state)
+
     def forward_sequence(self, obs, state, ended):
         """Replays a segment: obs [T, B, obs_size], state at step 0, ended [T, B]
         (1 where the episode ended with step t). Returns logits [T, B, A],
         values [T, B] and the state after the last step."""
         logits, values = [], []
         for t in range(obs.shape[0]):
-            step_logits, step_value, (h, c) = self(obs[t], state)
-            keep = 1.0 - ended[t].float().unsqueeze(1)  # zero memory where an episode ended
-            state = (h * keep, c * keep)
+            step_logits, step_value, state = self(obs[t], state)
+            state = self.mask_state(state, ended[t])
             logits.append(step_logits)
             values.append(step_value)
         return torch.stack(logits), torch.stack(values), state
 
 
-class EntityPolicy(nn.Module):
+class EntityPolicy(Policy):
     """An entity (point) encoder: one small layer shared by every object.
 
         obs = [self features | object 1 | object 2 | ... | object N]
@@ -134,7 +173,6 @@ class EntityPolicy(nn.Module):
     entity_layout = (self_size, num_entities, entity_size), as the env
     declares it (VecEnv.entity_layout); the trainer passes it in.
     """
-    is_recurrent = False
 
     def __init__(self, obs_size, num_actions, entity_layout=None, hidden_size=128, layers=2,
                  entity_hidden=32):
@@ -163,3 +201,27 @@ class EntityPolicy(nn.Module):
 
 # Names usable in train.toml's [policy] section: name = "mlp"
 POLICIES = {"mlp": MLP, "lstm": LSTMPolicy, "entity": EntityPolicy}
+
+
+# ---- From logits to actions: a categorical distribution -------------------------
+def log_prob(logits, actions):
+    """log pi(action | obs) for each row: the one way log-probabilities are computed."""
+    return torch.log_softmax(logits, -1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+
+
+def sample_actions(logits, deterministic=False, generator=None):
+    """Samples one action per row; returns (actions, their log-probabilities).
+    deterministic=True takes the argmax instead (can get an agent stuck).
+    generator: a torch.Generator for reproducible sampling (evaluation)."""
+    logp = torch.log_softmax(logits, -1)
+    if deterministic:
+        actions = logp.argmax(-1)
+    else:
+        actions = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(1)
+    return actions, log_prob(logits, actions)
+
+
+def entropy(logits):
+    """Mean entropy of the categorical distributions given by logits (nats)."""
+    logp = torch.log_softmax(logits, -1)
+    return -(logp.exp() * logp).sum(-1).mean()

@@ -10,17 +10,18 @@ import numbers
 
 import numpy as np
 
-from puffer_learn.build import ContractError, build
+from puffer_learn.build import Built, ContractError, build
 
 
 def make(env, num_envs=1, seed=0, threads=1, name=None, **config):
     """Builds (or loads from the cache) an env and returns a VecEnv.
 
     env: a packaged env name ("target"), the path of a .h file, or C source
-    as a string. Extra keyword arguments set fields of the env's Config struct.
+    as a string, or what build() returned (no second build). Extra keyword
+    arguments set fields of the env's Config struct.
     """
-    name, packaged, module = build(env, name=name, config=config)
-    return VecEnv(module, name, num_envs=num_envs, seed=seed, threads=threads, **config)
+    built = env if isinstance(env, Built) else build(env, name=name, config=config)
+    return VecEnv(built.module, built.name, num_envs=num_envs, seed=seed, threads=threads, **config)
 
 
 def _check_int(value, what, low, high=None):

@@ -21,7 +21,6 @@ docs/lessons/, docs/generated/ and build/ are generated (git ignores them).
 The last stdout line is a JSON summary.
 """
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -30,18 +29,14 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-LESSONS = ROOT / "lessons"
-LESSON_COPIES = ROOT / "docs" / "lessons"
+from puffer_learn.config import SOLVED_RATIO
+from puffer_learn.lesson_copies import (LESSON_COPIES, LESSONS, MATHJAX_VERSION, ROOT, error_outputs,
+                                        is_current, write_copy)
+
 GENERATED = ROOT / "docs" / "generated"
 WORK = ROOT / "build" / "docs"
 SITE = ROOT / "site"
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 GALLERY_SEED = 1
-
-
-def sha256(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def say(*parts):
@@ -49,37 +44,6 @@ def say(*parts):
 
 
 # ---- 1. Lessons ---------------------------------------------------------------
-def error_outputs(nb):
-    """(cell index, one line) for every error in an executed notebook."""
-    found = []
-    for k, cell in enumerate(nb.cells):
-        for out in cell.get("outputs", []):
-            if out.output_type == "error":
-                found.append((k, f"{out.ename}: {out.evalue}"))
-            elif out.output_type == "stream" and out.name == "stderr" \
-                    and "Traceback (most recent call last)" in out.text:
-                found.append((k, out.text.strip().splitlines()[-1]))
-    return found
-
-
-def drop_live_widgets(nb):
-    """Removes widget views and saved widget state (they need a kernel or a
-    widget manager from a CDN); the widgets' static snapshots stay."""
-    nb.metadata.pop("widgets", None)
-    dropped = 0
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        kept = []
-        for out in cell.outputs:
-            if WIDGET_VIEW in out.get("data", {}):
-                dropped += 1
-                continue
-            kept.append(out)
-        cell.outputs = kept
-    return dropped
-
-
 def execute_lesson(source, target, timeout):
     """Runs one notebook into `target`; raises RuntimeError on any error output."""
     import nbformat
@@ -101,19 +65,8 @@ def execute_lesson(source, target, timeout):
         lines = "\n".join(f"  cell {k}: {line}" for k, line in errors)
         raise RuntimeError(f"{source.name} has error output, so it is not published:\n{lines}\n"
                            f"(to show an error on purpose, catch it and print its message: print(e))")
-    dropped = drop_live_widgets(nb)
-    nb.metadata["puffer_learn_docs"] = {"source_sha256": sha256(source),
-                                        "executed_s": round(seconds, 1)}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, target)
+    dropped = write_copy(nb, source, target, executed_s=round(seconds, 1))
     return {"lesson": source.name, "executed_s": round(seconds, 1), "widget_views_dropped": dropped}
-
-
-def current_copy(source, target):
-    if not target.exists():
-        return False
-    stamp = json.loads(target.read_text(encoding="utf-8")).get("metadata", {}).get("puffer_learn_docs")
-    return bool(stamp) and stamp.get("source_sha256") == sha256(source)
 
 
 def build_lessons(reuse, timeout, lessons=LESSONS):
@@ -124,7 +77,7 @@ def build_lessons(reuse, timeout, lessons=LESSONS):
     results = []
     for source in sources:
         target = LESSON_COPIES / source.name
-        if reuse and current_copy(source, target):
+        if reuse and is_current(source, target):
             say(f"lesson {source.name}: executed copy is current, reused")
             results.append({"lesson": source.name, "reused": True})
             continue
@@ -198,15 +151,14 @@ def build_gallery(reuse):
         record.parent.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps(entry, indent=1))
         say(f"gallery {env}: trained in {entry['train_s']:.0f} s, ratio {entry['ratio']:.2f}")
-        if entry["ratio"] is None or entry["ratio"] < 0.9:
-            say(f"gallery {env}: WARNING not solved (ratio below 0.9): tune envs/{env}/train.toml")
+        if entry["ratio"] is None or entry["ratio"] < SOLVED_RATIO:
+            say(f"gallery {env}: WARNING not solved (ratio below {SOLVED_RATIO}): tune envs/{env}/train.toml")
         entries.append(entry)
     (GENERATED / "gallery.json").write_text(json.dumps(entries, indent=1))
     return entries
 
 
 # ---- MathJax for the lesson pages, served from the site itself ---------------------
-MATHJAX_VERSION = "2.7.9"  # nbconvert's lesson template speaks the MathJax 2 API
 MATHJAX_FILES = ["MathJax.js", "config/TeX-AMS_CHTML-full.js", "config/Safe.js", "extensions/",
                  "jax/input/TeX/", "jax/output/CommonHTML/", "jax/element/", "localization/en/",
                  "fonts/HTML-CSS/TeX/woff/", "LICENSE"]

@@ -10,70 +10,28 @@
 - Gallery: `<!-- gallery -->` on the landing page is replaced by the agents
   in docs/generated/gallery.json (GIFs and numbers from scripts/build_docs.py).
 """
-import hashlib
 import html
 import json
 import logging
 import re
-from pathlib import Path
 
 from mkdocs.exceptions import PluginError
 
+from puffer_learn.lesson_copies import (LESSON_COPIES, MATHJAX_CDN, MATHJAX_QUERY, ROOT, copy_problem,
+                                        notebook_title, read_copy)
+
 log = logging.getLogger("mkdocs.hooks.puffer_learn")
-ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-LESSON_COPIES = DOCS / "lessons"
-LESSON_SOURCES = ROOT / "lessons"
 GALLERY = DOCS / "generated" / "gallery.json"
 MATHJAX = DOCS / "generated" / "mathjax" / "MathJax.js"
-MATHJAX_QUERY = "?config=TeX-AMS_CHTML-full,Safe"
-MATHJAX_CDN = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.9/MathJax.js" + MATHJAX_QUERY
-
-
-def sha256(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def notebook_title(nb, fallback):
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") == "markdown":
-            match = re.search(r"^#\s+(.+)$", "".join(cell.get("source", "")), re.M)
-            if match:
-                return match.group(1).strip()
-    return fallback
-
-
-def error_outputs(nb):
-    """(cell number, first line) for every error output a notebook holds."""
-    found = []
-    for k, cell in enumerate(nb.get("cells", [])):
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                found.append((k, f"{out.get('ename')}: {out.get('evalue')}"))
-            elif out.get("output_type") == "stream" and out.get("name") == "stderr":
-                text = "".join(out.get("text", ""))
-                if "Traceback (most recent call last)" in text:
-                    found.append((k, text.strip().splitlines()[-1]))
-    return found
 
 
 def check_lesson_copy(path):
     """Refuses a lesson copy that has errors, was not executed, or is stale."""
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    errors = error_outputs(nb)
-    if errors:
-        where = "; ".join(f"cell {k}: {line}" for k, line in errors[:5])
-        raise PluginError(f"docs/lessons/{path.name} has error output ({where}). "
-                          f"Fix the lesson; the site never publishes a page with an error.")
-    stamp = nb.get("metadata", {}).get("puffer_learn_docs")
-    if stamp is None:
-        raise PluginError(f"docs/lessons/{path.name} was not executed by scripts/build_docs.py "
-                          f"(no puffer_learn_docs stamp in its metadata)")
-    source = LESSON_SOURCES / path.name
-    if source.exists() and sha256(source) != stamp.get("source_sha256"):
-        raise PluginError(f"docs/lessons/{path.name} is older than lessons/{path.name}: "
-                          f"run `python scripts/build_docs.py` to execute it again")
-    return notebook_title(nb, path.stem.replace("_", " "))
+    problem = copy_problem(path)
+    if problem:
+        raise PluginError(problem)
+    return notebook_title(read_copy(path), path.stem.replace("_", " "))
 
 
 def lesson_pages():

@@ -94,3 +94,40 @@ def test_entity_encoder_needs_a_layout_that_adds_up():
         EntityPolicy(20, 4)
     with pytest.raises(ValueError, match="describes 19 numbers, obs_size is 20"):
         EntityPolicy(20, 4, (4, 3, 5))
+
+
+@pytest.mark.parametrize("name", list(POLICIES))
+def test_every_policy_has_the_trainers_interface(name):
+    """The learn step calls the same methods on every policy: no `if recurrent`."""
+    torch.manual_seed(0)
+    settings = {"entity_layout": (3, 2, 2)} if name == "entity" else {}
+    policy = POLICIES[name](7, 4, hidden_size=8, **settings)
+    T, B = 3, 5
+    obs = torch.randn(T, B, 7)
+    ended = torch.zeros(T, B)
+    ended[0, 1] = 1
+    state = policy.initial_state(B)
+    logits, values, _ = policy.forward_sequence(obs, state, ended)
+    assert logits.shape == (T, B, 4) and values.shape == (T, B)
+    # forward_sequence = stepping forward() with mask_state at the episode ends
+    for t in range(T):
+        step_logits, step_values, state = policy(obs[t], state)
+        assert torch.allclose(step_logits, logits[t], atol=1e-6)
+        assert torch.allclose(step_values, values[t], atol=1e-6)
+        state = policy.mask_state(state, ended[t].bool())
+    # state_rows picks a minibatch's memory; without memory the state stays None
+    rows = torch.tensor([0, 3])
+    picked = policy.state_rows(policy.initial_state(B), rows)
+    if policy.is_recurrent:
+        assert picked[0].shape == (2, 8)
+    else:
+        assert picked is None and policy.initial_state(B) is None
+
+
+def test_log_prob_is_the_one_used_by_sampling():
+    from puffer_learn.policies import log_prob, sample_actions
+    logits = torch.tensor([[0.0, 1.0, 2.0], [3.0, 0.0, 0.0]])
+    actions, logp = sample_actions(logits, deterministic=True)
+    assert actions.tolist() == [2, 0]
+    assert torch.equal(logp, log_prob(logits, actions))
+    assert torch.allclose(logp, torch.log_softmax(logits, -1).max(-1).values)

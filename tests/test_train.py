@@ -146,7 +146,7 @@ def test_cli_settings_parse_into_sections():
                                    "--policy.name", "lstm", "--train.anneal_lr", "false"])
     assert settings == {"train": {"learning_rate": 3e-4, "anneal_lr": False},
                         "env": {"num_stars": 6}, "policy": {"name": "lstm"}}
-    with pytest.raises(SystemExit, match="--train.KEY"):
+    with pytest.raises(cli.UsageError, match="--train.KEY"):
         cli.parse_settings(["--learning_rate", "3"])
 
 

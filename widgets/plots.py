@@ -6,6 +6,8 @@ import io
 import numpy as np
 from matplotlib.figure import Figure
 
+from puffer_learn.config import SOLVED_RATIO
+
 COLORS = ["#0bb", "#e6a100", "#c33", "#58c", "#7a4", "#a5c"]
 
 
@@ -27,7 +29,7 @@ def learning_curve_png(history, title=""):
         ax.plot(steps, [m[key] for m in points], color=COLORS[0], lw=2, label="agent")
     if use_ratio:
         ax.axhline(1.0, color=COLORS[1], ls="--", lw=1, label="scripted baseline")
-        ax.axhline(0.9, color="gray", ls=":", lw=1, label="solved (0.9)")
+        ax.axhline(SOLVED_RATIO, color="gray", ls=":", lw=1, label=f"solved ({SOLVED_RATIO})")
         ax.set_ylabel("score / baseline")
     else:
         ax.set_ylabel("episode score")
