@@ -3,7 +3,6 @@
     python bench/lesson_experiments.py                  # all four, 3 seeds
     python bench/lesson_experiments.py --only sorting --seeds 1 2
     python bench/lesson_experiments.py --budget 0.5     # half the step budgets
-    python bench/lesson_experiments.py --long-k1        # + k=1 for 4x the steps (frameskip)
 
 Every variant of an experiment trains with the same PPO settings (the env's
 train.toml) and the same agent-step budget; only what the variant names
@@ -12,7 +11,13 @@ differs. Experiments:
   normalization  asteroids, MLP, sorted:      obs_mode raw vs normalized
   sorting        asteroids, MLP, normalized:  entity_order unsorted vs sorted
   entity         asteroids, normalized, unsorted: the entity encoder vs the MLP
-  frameskip      breakout, MLP:               frame_skip 1 vs 4
+  frameskip      breakout, MLP: the budget fixed is agent steps (decisions).
+                 k4        frame_skip 4, gamma 0.99 per step
+                 k1        frame_skip 1, the same decisions (a quarter of the game time)
+                 k1_frames frame_skip 1, 4x the decisions: the same game time as k4
+                 k1_gamma  frame_skip 1, gamma 0.99 ** (1/4) per step: k4's horizon in
+                           frames, with k1's decisions (separates horizon from decisions)
+                 speed4    speed 4, frame_skip 1: the coarser game, same game time as k4
 
 "a beats b" on a seed = a higher final ratio (the final 100-episode
 evaluation against the scripted baseline) AND a higher area under the
@@ -57,9 +62,12 @@ EXPERIMENTS = {
         "entity_unsorted": {"env_config": {"obs_mode": "normalized", "entity_order": "unsorted"},
                             "policy_config": ENTITY_SETTINGS},
     }, ("entity_unsorted", "mlp_unsorted")),
-    "frameskip": ("breakout", 1_500_000, {
-        "k1": {"env_config": {"frame_skip": 1}},
-        "k4": {"env_config": {"frame_skip": 4}},
+    "frameskip": ("breakout", 1_000_000, {
+        "k4":        {"env_config": {"frame_skip": 4}},
+        "k1":        {"env_config": {"frame_skip": 1}},
+        "k1_frames": {"env_config": {"frame_skip": 1}, "budget_x": 4},
+        "k1_gamma":  {"env_config": {"frame_skip": 1}, "gamma": 0.99 ** 0.25},
+        "speed4":    {"env_config": {"frame_skip": 1, "speed": 4}},
     }, ("k4", "k1")),
 }
 FRAMESKIP_TARGET = 0.75  # "reached" = a ratio this high, averaged over 3 consecutive logged updates
@@ -131,15 +139,17 @@ def fmt(x, spec=".3f"):
     return "-" if x is None else format(x, spec)
 
 
-def run_experiment(name, seeds, scale, long_k1=False):
+def run_experiment(name, seeds, scale):
     env, budget, variants, (a, b) = EXPERIMENTS[name]
     budget = int(budget * scale)
     print(f"\n== {name}: {env}, {budget:,} agent steps per run, seeds {list(seeds)} ==", flush=True)
     comp = Comparison(curves={label: [] for label in variants})
     runs = {}
     for label, settings in variants.items():
+        settings = dict(settings)
+        run_budget = budget * settings.pop("budget_x", 1)  # a variant may train longer
         for seed in seeds:
-            row = run_one(env, label, settings, seed, budget)
+            row = run_one(env, label, settings, seed, run_budget)
             runs[(label, seed)] = row
             comp.rows.append({k: v for k, v in row.items() if k not in ("metrics", "curve")})
             comp.curves[label].append(row["curve"])
@@ -147,8 +157,8 @@ def run_experiment(name, seeds, scale, long_k1=False):
             load = "" if not row["other_load"] or row["other_load"] < 0.25 else \
                 f"  [other processes used {row['other_load']:.1f} cores: times inflated]"
             print(f"  {label:16s} seed {seed}: final ratio {row['final_ratio']:6.3f}  AUC {row['auc']:6.3f}"
-                  f"  {row['train_sps']:9,.0f} agent-steps/s  train {row['train_s']:5.1f} s{note}{load}",
-                  flush=True)
+                  f"  {row['train_sps']:9,.0f} agent-steps/s  train {row['train_s']:5.1f} s"
+                  f"  {row['global_step']:,} agent steps{note}{load}", flush=True)
     print(f"  {'variant':16s} {'final (mean)':>12s} {'min':>7s} {'max':>7s} {'AUC':>7s} {'steps/s':>10s}")
     for t in comp.table():
         sps = np.mean([runs[(t['variant'], s)]["train_sps"] for s in seeds])
@@ -160,7 +170,7 @@ def run_experiment(name, seeds, scale, long_k1=False):
     out = {"env": env, "budget_agent_steps": budget, "beats": wins, "a": a, "b": b,
            "runs": [{k: v for k, v in r.items()
                      if k in ("variant", "seed", "final_ratio", "final_score", "auc", "train_sps",
-                              "train_s", "wall_s", "other_load", "reused")}
+                              "train_s", "wall_s", "global_step", "other_load", "reused")}
                     for r in runs.values()]}
     if name == "entity":
         ratios = [runs[(a, s)]["train_sps"] / runs[(b, s)]["train_sps"] for s in seeds]
@@ -169,18 +179,7 @@ def run_experiment(name, seeds, scale, long_k1=False):
               f"{', '.join(f'{r:.2f}' for r in ratios)} (mean {np.mean(ratios):.2f})")
     if name == "frameskip":
         per_seed = []
-        k1_runs = {s: runs[("k1", s)] for s in seeds}
-        if long_k1:  # k=1 with 4x the steps: as much game time as k=4 gets
-            print(f"  k=1 again with 4x the steps ({4 * budget:,}: the game frames k=4 sees), "
-                  f"for the wall-time comparison only:")
-            for s in seeds:
-                k1_runs[s] = row = run_one(env, "k1_4x_steps", variants["k1"], s, 4 * budget)
-                print(f"  {'k1_4x_steps':16s} seed {s}: final ratio {row['final_ratio']:6.3f}  AUC "
-                      f"{row['auc']:6.3f}  {row['train_sps']:9,.0f} agent-steps/s  train "
-                      f"{row['train_s']:5.1f} s", flush=True)
-                out["runs"].append({k: v for k, v in row.items() if k in (
-                    "variant", "seed", "final_ratio", "final_score", "auc", "train_sps", "train_s",
-                    "wall_s", "other_load", "reused")})
+        k1_runs = {s: runs[("k1_frames", s)] for s in seeds}  # the same game time as k4
         for s in seeds:
             t1 = reach_time(k1_runs[s]["metrics"], FRAMESKIP_TARGET)
             t4 = reach_time(runs[("k4", s)]["metrics"], FRAMESKIP_TARGET)
@@ -194,7 +193,7 @@ def run_experiment(name, seeds, scale, long_k1=False):
                      f"never within its {t1_used:.1f} s budget") + f" -> speedup "
                   + ("-" if speedup is None else ((">= " if lower else "") + f"{speedup:.1f}x")))
         out["frameskip"] = {"target_ratio": FRAMESKIP_TARGET, "window_updates": REACH_WINDOW,
-                            "k1_steps": (4 if long_k1 else 1) * budget,
+                            "k1_steps": 4 * budget,
                             "per_seed": per_seed}
     return out
 
@@ -204,12 +203,9 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--budget", type=float, default=1.0, help="scale every step budget")
     parser.add_argument("--only", choices=list(EXPERIMENTS), nargs="+", help="run only these")
-    parser.add_argument("--long-k1", action="store_true",
-                        help="frameskip: also train k=1 for 4x the steps (the game time k=4 sees) "
-                             "and time it from that run")
     args = parser.parse_args(argv)
     names = args.only or list(EXPERIMENTS)
-    results = {name: run_experiment(name, args.seeds, args.budget, args.long_k1) for name in names}
+    results = {name: run_experiment(name, args.seeds, args.budget) for name in names}
 
     summary = {"seeds": args.seeds, "budget_scale": args.budget}
     for name, key in (("normalization", "normalized_beats_raw"), ("sorting", "sorted_beats_unsorted"),

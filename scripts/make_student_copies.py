@@ -11,7 +11,7 @@ sits between markers, optionally followed by the stub students get instead:
     # END STUB
 
 (`//` instead of `#` inside C source.) The student copy replaces the whole
-block with the stub lines, uncommented. Cells tagged `remove-student` (the
+block with the stub lines, uncommented (widgets/exercises.py: student_source). Cells tagged `remove-student` (the
 solved notebook's own asserts on exercise answers) are left out. Without a STUB block the stub is
 `raise NotImplementedError("your code here")` (or `// TODO: your code here`
 in C). Outputs are cleared; everything else is kept, checks included.
@@ -20,7 +20,6 @@ in C). Outputs are cleared; everything else is kept, checks included.
     python scripts/make_student_copies.py --check    # fail if they are stale
 """
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -29,28 +28,10 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = ROOT / "lessons"
 STUDENT = LESSONS / "student"
-BLOCK = re.compile(
-    r"^(?P<indent>[ \t]*)(?P<mark>#|//) BEGIN SOLUTION[^\n]*\n(?P<solution>.*?)^[ \t]*(?P=mark) END SOLUTION[^\n]*\n"
-    r"(?:[ \t]*(?P=mark) BEGIN STUB[^\n]*\n(?P<stub>.*?)^[ \t]*(?P=mark) END STUB[^\n]*\n)?",
-    re.S | re.M)
 
-
-def stub_for(match):
-    indent, mark, stub = match["indent"], match["mark"], match["stub"]
-    if stub is None:
-        line = "// TODO: your code here" if mark == "//" else 'raise NotImplementedError("your code here")'
-        return f"{indent}{line}\n"
-    # Uncomment the stub: drop the comment mark and one space after it.
-    return "".join(re.sub(rf"^([ \t]*){re.escape(mark)} ?", r"\1", line, count=1)
-                   for line in stub.splitlines(keepends=True))
-
-
-def student_source(source):
-    text = source if source.endswith("\n") else source + "\n"
-    if "BEGIN SOLUTION" in text and not BLOCK.search(text):
-        raise ValueError(f"unbalanced solution markers in cell:\n{source}")
-    out = BLOCK.sub(stub_for, text)
-    return out if source.endswith("\n") else out.rstrip("\n")
+# The marker grammar lives with the exercises (one place): the checks read
+# their solutions and stubs from the solved lessons with the same code.
+from puffer_learn.widgets.exercises import student_source  # noqa: E402
 
 
 def student_notebook(path):

@@ -1,26 +1,106 @@
-"""Exercise checks for the lessons: check(), tiered hint(), solution().
+"""Exercise checks for the lessons: check(), tiered hint(), solution(), require().
 
-    ex = Exercise("reward", checker=..., starter=STARTER, hints=[...], solution=SOLUTION)
-    ex.check(my_answer)   # correct / incorrect (what is wrong, not the answer) / not attempted
-    ex.hint()             # the next hint, one tier more concrete each call
-    ex.solution()         # the worked answer
+    ex = Exercise("reward", checker=..., hints=[...], number=2,
+                  lesson="01_build_target.ipynb", cell="REWARD")
+    ex.check(my_answer)    # correct / incorrect (what is wrong, not the answer) / not attempted
+    ex.hint()              # the next hint, one tier more concrete each call
+    ex.solution()          # the worked answer
+    ex.require(my_answer)  # in a cell that needs the exercise done: stops with one line if not
+
+The solved notebook is the one source of every answer: with `lesson` and
+`cell`, the solution is that notebook's exercise cell (the one whose code
+contains `cell`) and the starter is its student stub, both cut from the
+`BEGIN SOLUTION` / `END SOLUTION` markers (see scripts/make_student_copies.py).
 
 A checker is a function answer -> (ok, message). "Not attempted" is decided
-before the checker runs: the answer is the untouched starter (same code up to
-whitespace and comments), None, source still holding "TODO: your code here",
-or a function that raises NotImplementedError.
+before the checker runs: the answer is None, the untouched starter (the same
+code once comments and whitespace are removed), or a function that raises
+NotImplementedError. Anything else is judged by the checker.
 """
 import html
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from IPython.display import HTML, display
 
 CORRECT, INCORRECT, NOT_ATTEMPTED = "correct", "incorrect", "not attempted"
-TODO_MARK = "TODO: your code here"  # what scripts/make_student_copies.py puts in C stubs
 STYLE = {CORRECT: ("#e6f4ea", "#1e7e34", "✔"), INCORRECT: ("#fdecea", "#b02a37", "✘"),
          NOT_ATTEMPTED: ("#f1f3f5", "#555", "…")}
+# The solved lessons, in the source checkout (they are not packaged).
+LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
+
+# ---- Solution markers: the solved cell -> the student's stub ----------------
+# In a solved cell an answer sits between markers, optionally followed by the
+# stub students get instead (commented out):
+#     # BEGIN SOLUTION            (// BEGIN SOLUTION inside C source)
+#     reward = stars_eaten
+#     # END SOLUTION
+#     # BEGIN STUB
+#     # reward = 0
+#     # END STUB
+SOLUTION_BLOCK = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<mark>#|//) BEGIN SOLUTION[^\n]*\n(?P<solution>.*?)^[ \t]*(?P=mark) END SOLUTION[^\n]*\n"
+    r"(?:[ \t]*(?P=mark) BEGIN STUB[^\n]*\n(?P<stub>.*?)^[ \t]*(?P=mark) END STUB[^\n]*\n)?",
+    re.S | re.M)
+C_STUB = "// TODO: your code here"
+PY_STUB = 'raise NotImplementedError("your code here")'
+
+
+def _stub_for(match):
+    indent, mark, stub = match["indent"], match["mark"], match["stub"]
+    if stub is None:
+        return f"{indent}{C_STUB if mark == '//' else PY_STUB}\n"
+    # Uncomment the stub: drop the comment mark and one space after it.
+    return "".join(re.sub(rf"^([ \t]*){re.escape(mark)} ?", r"\1", line, count=1)
+                   for line in stub.splitlines(keepends=True))
+
+
+def _with_blocks(source, replace):
+    text = source if source.endswith("\n") else source + "\n"
+    if "BEGIN SOLUTION" in text and not SOLUTION_BLOCK.search(text):
+        raise ValueError(f"unbalanced solution markers in cell:\n{source}")
+    out = SOLUTION_BLOCK.sub(replace, text)
+    return out if source.endswith("\n") else out.rstrip("\n")
+
+
+def student_source(source):
+    """A solved cell as students get it: every solution block -> its stub."""
+    return _with_blocks(source, _stub_for)
+
+
+def solved_source(source):
+    """A solved cell without its markers (the worked answer as it runs)."""
+    return _with_blocks(source, lambda m: m["solution"])
+
+
+def solution_blocks(source):
+    """The answer lines of every solution block in a cell."""
+    text = source if source.endswith("\n") else source + "\n"
+    return [m["solution"] for m in SOLUTION_BLOCK.finditer(text)]
+
+
+def exercise_cell(lesson, key, folder=None):
+    """The source of the code cell of a solved lesson that holds a solution
+    block and contains `key` (e.g. "def decisions" or "EAT =")."""
+    path = Path(folder or LESSONS_DIR) / lesson
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: solutions live in the solved lessons of the "
+                                f"puffer_learn source checkout")
+    cells = json.loads(path.read_text())["cells"]
+    for cell in cells:
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if cell["cell_type"] == "code" and "BEGIN SOLUTION" in source and key in source:
+            return source
+    raise LookupError(f"no exercise cell containing {key!r} in {path}")
+
+
+def string_value(cell_source):
+    """The text of a cell `NAME = r\"\"\"...\"\"\"` (C exercises), else None."""
+    match = re.fullmatch(r'\s*\w+\s*=\s*r?"""(.*)"""\s*', cell_source, re.S)
+    return None if match is None else match.group(1)
 
 
 @dataclass
@@ -42,6 +122,14 @@ class Result:
         return f"{self.status}: {self.message}"
 
 
+class ExerciseNotDone(Exception):
+    """Raised by Exercise.require: a cell needs an exercise that is not done.
+    In Jupyter it shows as its one-line message, without a traceback."""
+
+    def _render_traceback_(self):  # IPython shows these lines instead of a traceback
+        return [f"\x1b[1;31m⛔ {self}\x1b[0m"]
+
+
 def normalized_code(source):
     """C or Python source without comments and whitespace, for comparisons."""
     source = re.sub(r"/\*.*?\*/", "", source, flags=re.S)
@@ -49,26 +137,86 @@ def normalized_code(source):
     return re.sub(r"\s+", "", source)
 
 
+def _function_source(fn):
+    import inspect
+    try:
+        return inspect.getsource(fn)
+    except (OSError, TypeError):
+        return None
+
+
 class Exercise:
-    def __init__(self, name, checker, hints, solution, starter=None):
-        self.name, self.checker, self.hints, self._solution = name, checker, list(hints), solution
-        self.starter = starter
+    def __init__(self, name, checker, hints, solution=None, starter=None, number=None,
+                 lesson=None, cell=None):
+        self.name, self.checker, self.hints = name, checker, list(hints)
+        self._solution, self.starter, self.number = solution, starter, number
+        self.lesson, self.cell = lesson, cell
         self.hints_shown = 0
+        self._checked = {}  # answer key -> Result, so require() does not recheck
+
+    @property
+    def label(self):
+        return f"exercise {self.number} ({self.name})" if self.number else f"exercise '{self.name}'"
+
+    # The answer and the stub, cut from the solved notebook (the one source).
+    def solved_cell(self):
+        return exercise_cell(self.lesson, self.cell)
+
+    def reference(self):
+        """The reference answer, as a student would pass it to check():
+        the string of a C exercise, or the function a Python cell defines."""
+        source = solved_source(self.solved_cell())
+        text = string_value(source)
+        if text is not None:
+            return text
+        namespace = {}
+        exec("import math\nimport numpy as np\n" + source, namespace)
+        name = re.search(r"^def (\w+)", source, re.M).group(1)
+        return namespace[name]
+
+    def stub(self):
+        """What the student copy holds before the student writes anything."""
+        if self.starter is not None:
+            return self.starter
+        if self.lesson is None:
+            return None
+        source = student_source(self.solved_cell())
+        text = string_value(source)
+        return source if text is None else text
 
     def untouched(self, answer):
         if answer is None:
             return True
-        if isinstance(answer, str) and TODO_MARK in answer:  # a stub left as generated
-            return True
-        if isinstance(answer, str) and self.starter is not None:
-            return normalized_code(answer) == normalized_code(self.starter)
-        return False
+        stub = self.stub()
+        if stub is None:
+            return False
+        if not isinstance(answer, str):
+            answer = _function_source(answer) if callable(answer) else None
+            if answer is None:
+                return False
+        return normalized_code(answer) == normalized_code(stub)
+
+    def _key(self, answer):
+        """Cache key: code without comments/whitespace, or the function
+        itself (kept alive by the cache, so a redefinition never reuses it)."""
+        if isinstance(answer, str):
+            return normalized_code(answer)
+        try:
+            hash(answer)
+            return answer
+        except TypeError:  # unhashable (an array...): never cached
+            return object()
 
     def check(self, answer):
         """Checks an answer; returns a Result that shows itself in a notebook."""
+        result = self._judge(answer)
+        self._checked[self._key(answer)] = result  # require() reuses it
+        return result
+
+    def _judge(self, answer):
         if self.untouched(answer):
             return Result(NOT_ATTEMPTED, f"{self.name}: the starter is unchanged. Fill in the "
-                                        f"TODO parts, then check again.")
+                                         f"TODO parts, then check again.")
         try:
             ok, message = self.checker(answer)
         except NotImplementedError:
@@ -78,6 +226,19 @@ class Exercise:
             return Result(INCORRECT, f"{self.name}: your answer raised {type(error).__name__}: "
                                      f"{error}")
         return Result(CORRECT if ok else INCORRECT, message)
+
+    def require(self, answer):
+        """For cells that build on this exercise: returns quietly when the
+        answer is correct, else stops the cell with ONE line naming the
+        exercise to finish (ExerciseNotDone: no traceback in Jupyter)."""
+        result = self._checked.get(self._key(answer))
+        if result is None:
+            result = self.check(answer)
+        if result.correct:
+            return
+        why = ("it is not attempted yet" if result.status == NOT_ATTEMPTED
+               else result.message.removeprefix(f"{self.name}: "))
+        raise ExerciseNotDone(f"finish {self.label} first: {why}")
 
     def hint(self):
         """Shows the next hint; each one is more concrete than the last."""
@@ -92,18 +253,21 @@ class Exercise:
         return text
 
     def solution(self):
-        """Shows the worked solution."""
+        """Shows the worked solution (from the solved lesson, when there is one)."""
+        text = self._solution if self._solution is not None else solved_source(self.solved_cell())
         display(HTML(f'<details open class="pl-solution"><summary>Solution: {html.escape(self.name)}'
-                     f'</summary><pre>{html.escape(self._solution)}</pre></details>'))
-        return self._solution
+                     f'</summary><pre>{html.escape(text)}</pre></details>'))
+        return text
 
 
 def compare_envs(candidate, reference, seeds=(1, 2, 3), steps=600, num_envs=4, atol=1e-5,
-                 **config):
+                 feature_names=None, **config):
     """Steps a student's env and a packaged env with the same seeds and the
-    same random actions; returns (ok, message) naming the first difference."""
+    same random actions; returns (ok, message) naming the first difference,
+    with both values. feature_names: {observation index: name} for messages."""
     import puffer_learn
 
+    feature_names = feature_names or {}
     for seed in seeds:
         mine = puffer_learn.make(candidate, num_envs=num_envs, seed=seed, name="student_env", **config)
         ref = puffer_learn.make(reference, num_envs=num_envs, seed=seed, **config)
@@ -113,25 +277,39 @@ def compare_envs(candidate, reference, seeds=(1, 2, 3), steps=600, num_envs=4, a
                            f"actions, {mine.agents_per_env} agents; expected {ref.obs_size}, "
                            f"{ref.num_actions}, {ref.agents_per_env}")
         rng = np.random.default_rng(seed)
-        if not np.allclose(mine.reset(), ref.reset(), atol=atol):
-            return False, f"observations after reset differ (seed {seed}): check env_reset"
+        steps_done = 0
+
+        def differs(what, a, b, when):
+            bad = np.argwhere(~np.isclose(a, b, atol=atol))[0]
+            index = tuple(int(i) for i in bad)
+            where = f"agent {index[0]}" if len(index) == 1 else f"agent {index[0]}, feature {index[1]}"
+            if len(index) == 2 and index[1] in feature_names:
+                where += f" ({feature_names[index[1]]})"
+            return False, (f"{what} differ {when} (seed {seed}), first at {where}: yours "
+                           f"{float(a[index]):.4g}, expected {float(b[index]):.4g}")
+
+        mine_obs, ref_obs = mine.reset(), ref.reset()
+        if not np.allclose(mine_obs, ref_obs, atol=atol):
+            return differs("observations", mine_obs, ref_obs, "after reset")
         for t in range(steps):
             actions = rng.integers(0, ref.num_actions, ref.num_agents, dtype=np.int32)
             mine.step(actions)
             ref.step(actions)
-            for what, a, b in [("observations", mine.observations, ref.observations),
-                               ("rewards", mine.rewards, ref.rewards),
+            steps_done += 1
+            for what, a, b in [("rewards", mine.rewards, ref.rewards),
+                               ("observations", mine.observations, ref.observations),
                                ("terminals", mine.terminals, ref.terminals),
                                ("truncations", mine.truncations, ref.truncations)]:
                 if not np.allclose(a, b, atol=atol):
-                    bad = np.argwhere(~np.isclose(a, b, atol=atol))[0]
-                    return False, (f"{what} differ at step {t + 1} (seed {seed}), first at index "
-                                   f"{tuple(int(i) for i in bad)}")
+                    return differs(what, a, b, f"at step {t + 1}")
         mine_log, ref_log = mine.log(), ref.log()
+        if ref_log and not mine_log:
+            return False, (f"your env never reports a finished episode (after {steps_done} steps "
+                           f"the log's n is still 0): env_step must count the episode in env->log.n")
         for key in ref_log:
             if key not in mine_log or not np.isclose(mine_log[key], ref_log[key], atol=atol):
                 return False, (f"episode logs differ (seed {seed}): your {key} is "
-                               f"{mine_log.get(key)}, expected another value")
+                               f"{mine_log.get(key):.4g} per episode, expected {ref_log[key]:.4g}")
         mine.close()
         ref.close()
     return True, f"matches {reference} on seeds {list(seeds)} for {steps} steps each"

@@ -5,6 +5,9 @@
 // eats it (+1 reward) and the star reappears somewhere else. An episode lasts
 // a fixed number of ticks. The score is stars eaten per puffer per episode.
 //
+// Sections marked `--8<-- [start:NAME]` are embedded by the docs and lesson 1;
+// own_features, eat and episode_log are lesson 1's exercises (keep their markers).
+//
 // Marked [CONTRACT] = required by puffer_env.h so the generic binding can run
 // this env. Marked [DESIGN] = this env's own choices: change them freely.
 #include "puffer_env.h"
@@ -116,11 +119,13 @@ static void write_observations(Env* env) {
     for (int a = 0; a < np; a++) {
         Puffer* me = &env->puffers[a];
         float* o = env->observations + a * env->obs_size;
+        // --8<-- [start:own_features]
         *o++ = 2.0f * me->x * inv - 1.0f;
         *o++ = 2.0f * me->y * inv - 1.0f;
         *o++ = HEADING_DX[me->heading];
         *o++ = HEADING_DY[me->heading];
         *o++ = fminf(me->last_reward, 1.0f);  // 2 stars in one tick still reads 1
+        // --8<-- [end:own_features]
         for (int s = 0; s < ns; s++) {
             dx[s] = (env->stars[s].x - me->x) * inv;
             dy[s] = (env->stars[s].y - me->y) * inv;
@@ -170,10 +175,12 @@ static int env_step(Env* env) {
         float reward = 0;
         for (int s = 0; s < env->cfg.num_stars; s++) {
             float dx = env->stars[s].x - p->x, dy = env->stars[s].y - p->y;
+            // --8<-- [start:eat]
             if (dx * dx + dy * dy <= r2) {  // eaten: +1, and the star moves
                 reward += 1;
                 respawn_star(env, &env->stars[s]);
             }
+            // --8<-- [end:eat]
         }
         p->last_reward = reward;
         p->eaten += reward;
@@ -191,11 +198,13 @@ static int env_step(Env* env) {
         total += env->puffers[a].eaten;
         env->truncations[a] = 1;
     }
+    // --8<-- [start:episode_log]
     float per_puffer = total / env->cfg.num_puffers;
     env->log.score += per_puffer;
     env->log.episode_return += per_puffer;
     env->log.episode_length += env->tick;
     env->log.n += 1;
+    // --8<-- [end:episode_log]
     return 1;  // the binding calls env_reset, which writes fresh observations
 }
 // --8<-- [end:step]
