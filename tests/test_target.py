@@ -215,3 +215,21 @@ def test_scripted_baseline_beats_random():
     scripted = env.log()
     assert scripted["episodes"] == 8
     assert scripted["score"] > 3 * random_rewards.sum() / 64
+
+
+def test_binding_declarations_come_from_the_headers():
+    """build.py reads struct Spaces and the pl_* functions from the C headers
+    (no hand-copied cdef): every pl_* function the Python side calls is
+    declared, the static helpers are not, and Spaces has the header's fields."""
+    import re
+    from pathlib import Path
+    from puffer_learn.build import binding_cdef, build
+
+    package = Path(puffer_learn.__file__).parent
+    used = {name for path in package.glob("*.py")
+            for name in re.findall(r"lib\.(pl_\w+)", path.read_text())}
+    lib = build("target").module.lib
+    assert used and used <= set(dir(lib)), used - set(dir(lib))
+    assert "pl_step_range" not in binding_cdef() and "pl_fail" not in binding_cdef()
+    fields = [name for name, _ in build("target").module.ffi.typeof("Spaces").fields]
+    assert fields[:3] == ["num_agents", "obs_size", "num_actions"] and "entity_size" in fields
