@@ -158,12 +158,32 @@ def test_env_trajectory_does_not_depend_on_num_envs():
     np.testing.assert_array_equal(rew_2, rew_5[:, :16])
 
 
-def test_two_threads_give_the_same_results_as_one():
+@pytest.mark.parametrize("threads", [2, 3, 9])
+def test_threads_give_the_same_results_as_one(threads):
     obs_1, rew_1, log_1 = rollout(num_envs=9, threads=1, episode_ticks=50)
-    obs_2, rew_2, log_2 = rollout(num_envs=9, threads=2, episode_ticks=50)
+    obs_2, rew_2, log_2 = rollout(num_envs=9, threads=threads, episode_ticks=50)
     np.testing.assert_array_equal(obs_1, obs_2)
     np.testing.assert_array_equal(rew_1, rew_2)
     assert log_1 == log_2
+
+
+def test_env_threads_are_a_persistent_pool():
+    """Workers start with the VecEnv and end with close(): stepping creates
+    no thread (the number of this process's threads stays put)."""
+    import os
+    def threads_now():
+        return len(os.listdir("/proc/self/task"))
+    if not os.path.isdir("/proc/self/task"):
+        pytest.skip("needs Linux /proc")
+    before = threads_now()
+    env = puffer_learn.make("target", num_envs=16, seed=0, threads=3)
+    env.reset()
+    assert threads_now() == before + 2  # the caller steps envs too
+    for _ in range(200):
+        env.step(np.zeros(env.num_agents, np.int32))
+        assert threads_now() == before + 2
+    env.close()
+    assert threads_now() == before
 
 
 def test_auto_reset_every_episode_ticks():
