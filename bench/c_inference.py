@@ -5,6 +5,9 @@ overhead dominates.
 
     python bench/c_inference.py [--checkpoint runs/target-1/model.pt] [--policy mlp|lstm|entity]
 
+The entity policy needs observations with an entity layout: it runs on
+asteroids by default (target has none); other policies default to target.
+
 Last stdout line: JSON with c_us_per_step, torch_us_per_step, speedup.
 """
 import argparse
@@ -36,7 +39,7 @@ def torch_seconds_per_step(policy, obs, iters):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", help="a trained checkpoint (default: a fresh policy)")
-    parser.add_argument("--env", default="target")
+    parser.add_argument("--env", help="default: asteroids for --policy entity, else target")
     parser.add_argument("--policy", default="mlp", choices=sorted(POLICIES))
     parser.add_argument("--hidden-size", type=int, default=64)
     parser.add_argument("--iters", type=int, default=20_000)
@@ -49,7 +52,10 @@ def main():
         env = puffer_learn.make(data["env"], num_envs=1, **data["config"]["env"])
         policy = policy_from_checkpoint(data)
     else:
-        env = puffer_learn.make(args.env, num_envs=1)
+        env = puffer_learn.make(args.env or ("asteroids" if args.policy == "entity" else "target"), num_envs=1)
+        if args.policy == "entity" and not env.entity_layout:
+            parser.error(f"--policy entity needs an env whose observations have an entity layout "
+                         f"(Spaces.num_entities > 0), e.g. --env asteroids; {env.name} has none")
         extra = {"entity_layout": env.entity_layout} if args.policy == "entity" else {}
         policy = POLICIES[args.policy](env.obs_size, env.num_actions, hidden_size=args.hidden_size, **extra)
     policy.eval()
