@@ -198,6 +198,11 @@ static void* pl_worker(void* arg) {
     PlPool* p = v->pool;
     uint32_t seen = 0;
     for (;;) {
+        // Poll a little before sleeping: back-to-back steps then skip the
+        // sleep/wake round trip, which costs about as long as a small step.
+        // sched_yield lets other processes run meanwhile (shared machines).
+        for (int k = 0; k < 200 && __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE) == seen; k++)
+            sched_yield();
         pthread_mutex_lock(&p->lock);
         while (p->generation == seen && !p->quit) pthread_cond_wait(&p->wake, &p->lock);
         seen = p->generation;
@@ -265,7 +270,8 @@ int pl_vec_step(VecEnv* v) {
     PlPool* p = v->pool;
     if (!p) { pl_step_range(v, 0, v->num_envs); return 0; }
     pthread_mutex_lock(&p->lock);
-    uint32_t generation = ++p->generation;
+    uint32_t generation = p->generation + 1;
+    __atomic_store_n(&p->generation, generation, __ATOMIC_RELEASE);
     __atomic_store_n(&p->work, (uint64_t)generation << 32, __ATOMIC_SEQ_CST);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
