@@ -160,7 +160,9 @@ def train_row(seed, args):
     if out.returncode != 0:
         return {"row": f"train_seed_{seed}", "error": out.stderr.strip().splitlines()[-1:]}
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    first = next((m for m in result["metrics"] if (m["ratio"] or 0) >= 0.9), None)
+    from puffer_learn.checkpoints import load_checkpoint  # the CLI prints no metrics; the checkpoint has them
+    metrics = load_checkpoint(result["checkpoint"])["metrics"]
+    first = next((m for m in metrics if (m["ratio"] or 0) >= 0.9), None)
     return {"row": f"train_seed_{seed}", "wall_s": round(wall, 1), "final_ratio": round(result["ratio"], 3),
             "solved": result["solved"], "train_s": round(result["train_s"], 1),
             "first_ratio_0.9_at_train_s": first and round(first["elapsed_s"], 1),
@@ -191,15 +193,16 @@ def main():
     parser.add_argument("--skip", default="", help="comma-separated: env,inference")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
-    rows = []
-    if "env" not in skip:
-        rows += env_rows(args)
-    if "inference" not in skip:
-        rows += [inference_row("lstm", "target"), inference_row("entity", "asteroids")]
-    for seed in filter(None, args.train.split(",")):
-        rows.append(train_row(int(seed), args))
-    for row in rows:
+    def show(row):  # as soon as measured: a later failure loses nothing
         print(json.dumps(row), flush=True)
+    if "env" not in skip:
+        for row in env_rows(args):
+            show(row)
+    if "inference" not in skip:
+        show(inference_row("lstm", "target"))
+        show(inference_row("entity", "asteroids"))
+    for seed in filter(None, args.train.split(",")):
+        show(train_row(int(seed), args))
     print(json.dumps({"load_avg_1min": os.getloadavg()[0], "cores": os.cpu_count()}))
 
 
