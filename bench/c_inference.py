@@ -44,6 +44,7 @@ def main():
     parser.add_argument("--hidden-size", type=int, default=64)
     parser.add_argument("--iters", type=int, default=20_000)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (C uses one)")
+    parser.add_argument("--repeats", type=int, default=3, help="C/torch alternations (medians reported)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -67,8 +68,13 @@ def main():
         write_weights(policy, path)
         c_policy = CPolicy(path, env.obs_size, env.num_actions)
         c_policy.seconds_per_forward(obs.numpy(), 1000)  # warm up
-        c_s = c_policy.seconds_per_forward(obs.numpy(), args.iters)
-    torch_s = torch_seconds_per_step(policy, obs, args.iters // 4)
+        # Alternate C and torch, then take medians: on a shared machine a
+        # burst of load then hits both columns alike.
+        c_runs, torch_runs = [], []
+        for _ in range(args.repeats):
+            c_runs.append(c_policy.seconds_per_forward(obs.numpy(), args.iters))
+            torch_runs.append(torch_seconds_per_step(policy, obs, args.iters // 4))
+    c_s, torch_s = sorted(c_runs)[len(c_runs) // 2], sorted(torch_runs)[len(torch_runs) // 2]
     result = {"env": env.name, "policy": type(policy).__name__,
               "parameters": sum(p.numel() for p in policy.parameters()), "torch_threads": args.threads,
               "c_us_per_step": round(c_s * 1e6, 3), "torch_us_per_step": round(torch_s * 1e6, 3),
