@@ -96,13 +96,18 @@ static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 // products, which keeps C within ~1e-6 of torch (tests/test_export_parity.py).
 static void lstm_cell(const PufferNet* n, const float* x, float* h, float* c, float* gates) {
     int H = n->hidden;
-    for (int g = 0; g < 4 * H; g++) {
-        const float* wi = n->w_ih + (size_t)g * H;
-        const float* wh = n->w_hh + (size_t)g * H;
-        float sum = 0;
-        #pragma omp simd reduction(+:sum)
-        for (int k = 0; k < H; k++) sum += wi[k] * x[k] + wh[k] * h[k];
-        gates[g] = (float)((double)sum + n->b_ih[g] + n->b_hh[g]);
+    // Two gate rows at a time: each x[k], h[k] loaded once serves both.
+    for (int g = 0; g < 4 * H; g += 2) {
+        const float *wi0 = n->w_ih + (size_t)g * H, *wi1 = wi0 + H;
+        const float *wh0 = n->w_hh + (size_t)g * H, *wh1 = wh0 + H;
+        float s0 = 0, s1 = 0;
+        #pragma omp simd reduction(+:s0, s1)
+        for (int k = 0; k < H; k++) {
+            s0 += wi0[k] * x[k] + wh0[k] * h[k];
+            s1 += wi1[k] * x[k] + wh1[k] * h[k];
+        }
+        gates[g] = (float)((double)s0 + n->b_ih[g] + n->b_hh[g]);
+        gates[g + 1] = (float)((double)s1 + n->b_ih[g + 1] + n->b_hh[g + 1]);
     }
     for (int k = 0; k < H; k++) {
         float i = sigmoid(gates[k]), f = sigmoid(gates[H + k]);
