@@ -96,18 +96,21 @@ static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 // products, which keeps C within ~1e-6 of torch (tests/test_export_parity.py).
 static void lstm_cell(const PufferNet* n, const float* x, float* h, float* c, float* gates) {
     int H = n->hidden;
-    // Two gate rows at a time: each x[k], h[k] loaded once serves both.
-    for (int g = 0; g < 4 * H; g += 2) {
-        const float *wi0 = n->w_ih + (size_t)g * H, *wi1 = wi0 + H;
-        const float *wh0 = n->w_hh + (size_t)g * H, *wh1 = wh0 + H;
-        float s0 = 0, s1 = 0;
-        #pragma omp simd reduction(+:s0, s1)
+    // Four gate rows at a time: each x[k], h[k] loaded once serves all four
+    // (4H is a multiple of 4).
+    for (int g = 0; g < 4 * H; g += 4) {
+        const float *wi = n->w_ih + (size_t)g * H, *wh = n->w_hh + (size_t)g * H;
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        #pragma omp simd reduction(+:s0, s1, s2, s3)
         for (int k = 0; k < H; k++) {
-            s0 += wi0[k] * x[k] + wh0[k] * h[k];
-            s1 += wi1[k] * x[k] + wh1[k] * h[k];
+            s0 += wi[k] * x[k] + wh[k] * h[k];
+            s1 += wi[H + k] * x[k] + wh[H + k] * h[k];
+            s2 += wi[2 * H + k] * x[k] + wh[2 * H + k] * h[k];
+            s3 += wi[3 * H + k] * x[k] + wh[3 * H + k] * h[k];
         }
-        gates[g] = (float)((double)s0 + n->b_ih[g] + n->b_hh[g]);
-        gates[g + 1] = (float)((double)s1 + n->b_ih[g + 1] + n->b_hh[g + 1]);
+        float sums[4] = {s0, s1, s2, s3};
+        for (int r = 0; r < 4; r++)
+            gates[g + r] = (float)((double)sums[r] + n->b_ih[g + r] + n->b_hh[g + r]);
     }
     for (int k = 0; k < H; k++) {
         float i = sigmoid(gates[k]), f = sigmoid(gates[H + k]);
