@@ -5,6 +5,9 @@ overhead dominates.
 
     python bench/c_inference.py [--checkpoint runs/target-1/model.pt] [--policy mlp|lstm|entity]
 
+The entity policy needs observations with an entity layout: it runs on
+asteroids by default (target has none); other policies default to target.
+
 Last stdout line: JSON with c_us_per_step, torch_us_per_step, speedup.
 """
 import argparse
@@ -36,11 +39,12 @@ def torch_seconds_per_step(policy, obs, iters):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", help="a trained checkpoint (default: a fresh policy)")
-    parser.add_argument("--env", default="target")
+    parser.add_argument("--env", help="default: asteroids for --policy entity, else target")
     parser.add_argument("--policy", default="mlp", choices=sorted(POLICIES))
     parser.add_argument("--hidden-size", type=int, default=64)
     parser.add_argument("--iters", type=int, default=20_000)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (C uses one)")
+    parser.add_argument("--repeats", type=int, default=3, help="C/torch alternations (medians reported)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -49,7 +53,10 @@ def main():
         env = puffer_learn.make(data["env"], num_envs=1, **data["config"]["env"])
         policy = policy_from_checkpoint(data)
     else:
-        env = puffer_learn.make(args.env, num_envs=1)
+        env = puffer_learn.make(args.env or ("asteroids" if args.policy == "entity" else "target"), num_envs=1)
+        if args.policy == "entity" and not env.entity_layout:
+            parser.error(f"--policy entity needs an env whose observations have an entity layout "
+                         f"(Spaces.num_entities > 0), e.g. --env asteroids; {env.name} has none")
         extra = {"entity_layout": env.entity_layout} if args.policy == "entity" else {}
         policy = POLICIES[args.policy](env.obs_size, env.num_actions, hidden_size=args.hidden_size, **extra)
     policy.eval()
@@ -61,8 +68,13 @@ def main():
         write_weights(policy, path)
         c_policy = CPolicy(path, env.obs_size, env.num_actions)
         c_policy.seconds_per_forward(obs.numpy(), 1000)  # warm up
-        c_s = c_policy.seconds_per_forward(obs.numpy(), args.iters)
-    torch_s = torch_seconds_per_step(policy, obs, args.iters // 4)
+        # Alternate C and torch, then take medians: on a shared machine a
+        # burst of load then hits both columns alike.
+        c_runs, torch_runs = [], []
+        for _ in range(args.repeats):
+            c_runs.append(c_policy.seconds_per_forward(obs.numpy(), args.iters))
+            torch_runs.append(torch_seconds_per_step(policy, obs, args.iters // 4))
+    c_s, torch_s = sorted(c_runs)[len(c_runs) // 2], sorted(torch_runs)[len(torch_runs) // 2]
     result = {"env": env.name, "policy": type(policy).__name__,
               "parameters": sum(p.numel() for p in policy.parameters()), "torch_threads": args.threads,
               "c_us_per_step": round(c_s * 1e6, 3), "torch_us_per_step": round(torch_s * 1e6, 3),

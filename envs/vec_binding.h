@@ -8,6 +8,7 @@
 // pointers are slices of the shared numpy arrays. One Python call steps them
 // all; C loops over envs (optionally split over a few threads).
 #include <pthread.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <signal.h>
@@ -21,6 +22,24 @@
 #define PL_MAX_ACTIONS (1 << 16)
 #define PL_MAX_RENDER 8192
 
+// [DESIGN] A persistent pool: num_threads - 1 workers are started once, in
+// pl_vec_init, and sleep between steps. Each step the caller and the workers
+// take blocks of envs from a shared counter until none is left, so a thread
+// the OS descheduled (the machine is shared) delays nobody: the others take
+// its blocks. Envs are independent, so who steps which env does not change
+// any number.
+typedef struct PlPool {
+    pthread_t threads[63];
+    int num_workers;
+    int block;                 // envs taken at a time
+    uint64_t work;             // (step generation << 32) | next env to take
+    int busy;                  // workers between "may take a block" and "done"
+    int quit;
+    uint32_t generation;       // the step the workers were last woken for
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+} PlPool;
+
 typedef struct VecEnv {
     Env* envs;
     int num_envs;
@@ -29,7 +48,10 @@ typedef struct VecEnv {
     int* actions;        // the whole actions buffer: num_envs * num_agents ints
     int total_agents;
     int unflagged_ends;  // episodes that ended with no terminal/truncation flag
+    PlPool* pool;        // NULL with one thread
 } VecEnv;
+static void pl_pool_start(VecEnv* v);  // defined with pl_vec_step, below
+static void pl_pool_stop(VecEnv* v);
 
 // printf into err (when given); returns 1 so callers can `return pl_fail(...)`.
 static int pl_fail(char* err, int err_len, const char* fmt, ...) {
@@ -124,6 +146,7 @@ VecEnv* pl_vec_init(Config* cfg, int num_envs, void* observations, int* actions,
         env_init(env);
     }
     pl_seed_envs(v, seed);
+    pl_pool_start(v);
     return v;
 }
 
@@ -153,11 +176,79 @@ static void pl_step_range(VecEnv* v, int start, int end) {
     }
 }
 
-typedef struct { VecEnv* v; int start, end; } PlChunk;
-static void* pl_step_chunk(void* arg) {
-    PlChunk* c = (PlChunk*)arg;
-    pl_step_range(c->v, c->start, c->end);
-    return NULL;
+// Takes blocks of envs of step `generation` and steps them until none is left.
+static void pl_take_blocks(VecEnv* v, uint32_t generation) {
+    PlPool* p = v->pool;
+    uint64_t w = __atomic_load_n(&p->work, __ATOMIC_SEQ_CST);
+    for (;;) {
+        uint32_t start = (uint32_t)w;
+        if ((uint32_t)(w >> 32) != generation || start >= (uint32_t)v->num_envs) return;
+        // The compare-and-swap also checks the generation, so a late worker
+        // can never take a block of the next step.
+        if (__atomic_compare_exchange_n(&p->work, &w, w + p->block, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+            int end = start + p->block < (uint32_t)v->num_envs ? (int)start + p->block : v->num_envs;
+            pl_step_range(v, (int)start, end);
+            w = __atomic_load_n(&p->work, __ATOMIC_SEQ_CST);
+        }
+    }
+}
+
+static void* pl_worker(void* arg) {
+    VecEnv* v = (VecEnv*)arg;
+    PlPool* p = v->pool;
+    uint32_t seen = 0;
+    for (;;) {
+        // Poll a little before sleeping: back-to-back steps then skip the
+        // sleep/wake round trip, which costs about as long as a small step.
+        // sched_yield lets other processes run meanwhile (shared machines).
+        for (int k = 0; k < 200 && __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE) == seen; k++)
+            sched_yield();
+        pthread_mutex_lock(&p->lock);
+        while (p->generation == seen && !p->quit) pthread_cond_wait(&p->wake, &p->lock);
+        seen = p->generation;
+        int quit = p->quit;
+        // Counted busy before taking any block: the caller waits for busy == 0.
+        __atomic_add_fetch(&p->busy, 1, __ATOMIC_SEQ_CST);
+        pthread_mutex_unlock(&p->lock);
+        if (!quit) pl_take_blocks(v, seen);
+        __atomic_sub_fetch(&p->busy, 1, __ATOMIC_SEQ_CST);
+        if (quit) return NULL;
+    }
+}
+
+// Starts the pool's workers; with none started, stepping stays single-threaded.
+static void pl_pool_start(VecEnv* v) {
+    int t = v->num_threads < v->num_envs ? v->num_threads : v->num_envs;
+    if (t > 64) t = 64;
+    if (t <= 1) return;
+    PlPool* p = calloc(1, sizeof(PlPool));
+    if (!p) return;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    p->block = v->num_envs / (4 * t) > 0 ? v->num_envs / (4 * t) : 1;  // ~4 blocks per thread
+    v->pool = p;
+    for (int k = 0; k < t - 1; k++)
+        if (pthread_create(&p->threads[p->num_workers], NULL, pl_worker, v) == 0) p->num_workers++;
+    if (p->num_workers == 0) {
+        pthread_mutex_destroy(&p->lock);
+        pthread_cond_destroy(&p->wake);
+        free(p);
+        v->pool = NULL;
+    }
+}
+
+static void pl_pool_stop(VecEnv* v) {
+    PlPool* p = v->pool;
+    if (!p) return;
+    pthread_mutex_lock(&p->lock);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    for (int k = 0; k < p->num_workers; k++) pthread_join(p->threads[k], NULL);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->wake);
+    free(p);
+    v->pool = NULL;
 }
 
 // Steps every env once and returns 0. [DESIGN] The actions buffer is shared
@@ -176,21 +267,17 @@ int pl_vec_step(VecEnv* v) {
     if (bad)
         for (int k = 0; k < v->total_agents; k++)
             if ((unsigned)actions[k] >= num_actions) return k + 1;
-    int t = v->num_threads < v->num_envs ? v->num_threads : v->num_envs;
-    if (t > 64) t = 64;
-    if (t <= 1) { pl_step_range(v, 0, v->num_envs); return 0; }
-    pthread_t threads[64];
-    int started[64] = {0};
-    PlChunk chunks[64];
-    for (int k = 0; k < t; k++) {
-        chunks[k] = (PlChunk){v, v->num_envs * k / t, v->num_envs * (k + 1) / t};
-        if (k > 0) started[k] = pthread_create(&threads[k], NULL, pl_step_chunk, &chunks[k]) == 0;
-    }
-    pl_step_chunk(&chunks[0]);  // the calling thread does the first chunk
-    for (int k = 1; k < t; k++) {
-        if (started[k]) pthread_join(threads[k], NULL);
-        else pl_step_chunk(&chunks[k]);  // no thread could start: step it here
-    }
+    PlPool* p = v->pool;
+    if (!p) { pl_step_range(v, 0, v->num_envs); return 0; }
+    pthread_mutex_lock(&p->lock);
+    uint32_t generation = p->generation + 1;
+    __atomic_store_n(&p->generation, generation, __ATOMIC_RELEASE);
+    __atomic_store_n(&p->work, (uint64_t)generation << 32, __ATOMIC_SEQ_CST);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    pl_take_blocks(v, generation);  // the caller steps envs too
+    // Every block is taken; wait until the workers finished the ones they took.
+    while (__atomic_load_n(&p->busy, __ATOMIC_SEQ_CST) > 0) sched_yield();
     return 0;
 }
 
@@ -333,6 +420,7 @@ int pl_vec_render(VecEnv* v, int i, uint8_t* rgb, float t) {
 }
 
 void pl_vec_close(VecEnv* v) {
+    pl_pool_stop(v);
     for (int i = 0; i < v->num_envs; i++) env_close(&v->envs[i]);
     free(v->envs);
     free(v);

@@ -44,33 +44,20 @@ SMOKE_FLAGS = ["-O1", "-g", "-fsanitize=address", "-fno-omit-frame-pointer"]
 REQUIRED_FUNCTIONS = ["env_defaults", "env_check", "env_spaces", "env_init", "env_reset",
                       "env_step", "env_scripted", "env_render", "env_close"]
 
-# What the binding exports (see envs/vec_binding.h); Log and Config are
-# copied in from the env's own header.
-BINDING_CDEF = """
-typedef struct Spaces { int num_agents; int obs_size; int num_actions;
-                        int render_width; int render_height;
-                        int num_entities; int entity_size;
-                        float obs_low; float obs_high; } Spaces;
-typedef struct VecEnv VecEnv;
-void pl_defaults(Config* out);
-int pl_check(Config* cfg, char* err, int err_len);
-void pl_spaces(Config* cfg, Spaces* out);
-int pl_obs_is_float(void);
-int pl_obs_itemsize(void);
-int pl_check_spaces(const Spaces* s, char* err, int err_len);
-size_t pl_env_bytes(void);
-VecEnv* pl_vec_init(Config* cfg, int num_envs, void* observations, int* actions,
-                    float* rewards, uint8_t* terminals, uint8_t* truncations,
-                    uint64_t seed, int num_threads, char* err, int err_len);
-void pl_vec_reset(VecEnv* v, uint64_t seed);
-int pl_vec_step(VecEnv* v);
-int pl_vec_unflagged_ends(VecEnv* v);
-void pl_guard(int on);
-void pl_vec_scripted(VecEnv* v, int* actions);
-void pl_vec_log(VecEnv* v, Log* out);
-int pl_vec_render(VecEnv* v, int i, uint8_t* rgb, float t);
-void pl_vec_close(VecEnv* v);
-"""
+
+def binding_cdef():
+    """What the binding exports, read from the headers themselves so the two
+    cannot drift: struct Spaces from puffer_env.h and every non-static pl_*
+    function defined in vec_binding.h (its signature up to the body's `{`).
+    Log and Config are added from the env's own header (make_ffi)."""
+    spaces = struct_text(strip_comments(ENVS_DIR.joinpath("puffer_env.h").read_text()), "Spaces")
+    binding = strip_comments(ENVS_DIR.joinpath("vec_binding.h").read_text())
+    functions = re.findall(r"^((?!static\b)[A-Za-z_][\w \t*]*?\bpl_\w+\s*\([^()]*\))\s*\{",
+                           binding, re.M)
+    if spaces is None or not functions:
+        raise RuntimeError("envs/puffer_env.h or envs/vec_binding.h lost struct Spaces or the "
+                           "pl_* functions: reinstall puffer_learn")
+    return "\n".join([spaces, "typedef struct VecEnv VecEnv;", *(f + ";" for f in functions)])
 
 
 class CompileError(RuntimeError):
@@ -183,8 +170,8 @@ def make_ffi(header, source):
     ffi = cffi.FFI()
     # Enums with literal values name the choices of int settings (obs_mode="raw").
     enums = "\n".join(re.findall(r"\benum\s*\w*\s*\{[^{}]*\}\s*;", code))
-    ffi.cdef(enums + "\n" + struct_text(code, "Log") + "\n" + struct_text(code, "Config")
-             + BINDING_CDEF)
+    ffi.cdef("\n".join([enums, struct_text(code, "Log"), struct_text(code, "Config"),
+                         binding_cdef()]))
     for field, ctype in ffi.typeof("Log").fields:
         if ctype.type.cname != "float":
             raise ContractError(f"{header.name}: Log.{field} is {ctype.type.cname}; "

@@ -158,12 +158,32 @@ def test_env_trajectory_does_not_depend_on_num_envs():
     np.testing.assert_array_equal(rew_2, rew_5[:, :16])
 
 
-def test_two_threads_give_the_same_results_as_one():
+@pytest.mark.parametrize("threads", [2, 3, 9])
+def test_threads_give_the_same_results_as_one(threads):
     obs_1, rew_1, log_1 = rollout(num_envs=9, threads=1, episode_ticks=50)
-    obs_2, rew_2, log_2 = rollout(num_envs=9, threads=2, episode_ticks=50)
+    obs_2, rew_2, log_2 = rollout(num_envs=9, threads=threads, episode_ticks=50)
     np.testing.assert_array_equal(obs_1, obs_2)
     np.testing.assert_array_equal(rew_1, rew_2)
     assert log_1 == log_2
+
+
+def test_env_threads_are_a_persistent_pool():
+    """Workers start with the VecEnv and end with close(): stepping creates
+    no thread (the number of this process's threads stays put)."""
+    import os
+    def threads_now():
+        return len(os.listdir("/proc/self/task"))
+    if not os.path.isdir("/proc/self/task"):
+        pytest.skip("needs Linux /proc")
+    before = threads_now()
+    env = puffer_learn.make("target", num_envs=16, seed=0, threads=3)
+    env.reset()
+    assert threads_now() == before + 2  # the caller steps envs too
+    for _ in range(200):
+        env.step(np.zeros(env.num_agents, np.int32))
+        assert threads_now() == before + 2
+    env.close()
+    assert threads_now() == before
 
 
 def test_auto_reset_every_episode_ticks():
@@ -215,3 +235,21 @@ def test_scripted_baseline_beats_random():
     scripted = env.log()
     assert scripted["episodes"] == 8
     assert scripted["score"] > 3 * random_rewards.sum() / 64
+
+
+def test_binding_declarations_come_from_the_headers():
+    """build.py reads struct Spaces and the pl_* functions from the C headers
+    (no hand-copied cdef): every pl_* function the Python side calls is
+    declared, the static helpers are not, and Spaces has the header's fields."""
+    import re
+    from pathlib import Path
+    from puffer_learn.build import binding_cdef, build
+
+    package = Path(puffer_learn.__file__).parent
+    used = {name for path in package.glob("*.py")
+            for name in re.findall(r"lib\.(pl_\w+)", path.read_text())}
+    lib = build("target").module.lib
+    assert used and used <= set(dir(lib)), used - set(dir(lib))
+    assert "pl_step_range" not in binding_cdef() and "pl_fail" not in binding_cdef()
+    fields = [name for name, _ in build("target").module.ffi.typeof("Spaces").fields]
+    assert fields[:3] == ["num_agents", "obs_size", "num_actions"] and "entity_size" in fields

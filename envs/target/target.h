@@ -97,17 +97,32 @@ static void env_close(Env* env) {
 // [DESIGN] Writes n (dx, dy) pairs nearest first: slot 0 is always the
 // nearest thing, so one set of weights learns "head for slot 0" (lesson 3
 // shows what happens without sorting).
-static float* write_nearest_first(float* o, float* dx, float* dy, int n) {
-    float d2[64];
-    for (int i = 0; i < n; i++) d2[i] = dx[i] * dx[i] + dy[i] * dy[i];
-    // Each thing's rank = how many are nearer (ties: the lower index first).
-    // Counting compares instead of sorting with if/swap keeps the loop free
-    // of branches the CPU cannot predict (positions are random): ~6x faster.
-    for (int i = 0; i < n; i++) {
-        int rank = 0;
-        for (int j = 0; j < n; j++) rank += (d2[j] < d2[i]) | ((d2[j] == d2[i]) & (j < i));
-        o[2 * rank] = dx[i];
-        o[2 * rank + 1] = dy[i];
+// [DESIGN] Ranks 4 things at once with GCC/Clang vector types: a compare
+// gives -1 in each lane where it holds, 0 elsewhere. Ranking is most of this
+// env's cost, and plain C loops over 4 or 7 things do not vectorise.
+typedef float f4 __attribute__((vector_size(16)));
+typedef int i4 __attribute__((vector_size(16)));
+
+// dx, dy: n offsets in vectors of 4 (lanes past n: any finite value, unused).
+static float* write_nearest_first(float* o, const f4* dx, const f4* dy, int n) {
+    f4 d2v[16];  // squared distances
+    for (int g = 0; g < (n + 3) / 4; g++) d2v[g] = dx[g] * dx[g] + dy[g] * dy[g];
+    const float* d2 = (const float*)d2v;
+    for (int g = 0; g < (n + 3) / 4; g++) {
+        // Each thing's rank = how many are nearer (ties: the lower index
+        // first), for things 4g..4g+3 in the 4 lanes. Counting compares
+        // instead of sorting with if/swap keeps the loop free of branches
+        // the CPU cannot predict (positions are random).
+        i4 index = {4 * g, 4 * g + 1, 4 * g + 2, 4 * g + 3}, rank = {0};
+        for (int j = 0; j < n; j++) {
+            f4 other = {d2[j], d2[j], d2[j], d2[j]};
+            i4 jj = {j, j, j, j};
+            rank -= (other < d2v[g]) | ((other == d2v[g]) & (jj < index));
+        }
+        for (int k = 0; k < 4 && 4 * g + k < n; k++) {
+            o[2 * rank[k]] = dx[g][k];
+            o[2 * rank[k] + 1] = dy[g][k];
+        }
     }
     return o + 2 * n;
 }
@@ -115,7 +130,8 @@ static float* write_nearest_first(float* o, float* dx, float* dy, int n) {
 static void write_observations(Env* env) {
     float inv = 1.0f / env->cfg.arena_size;
     int np = env->cfg.num_puffers, ns = env->cfg.num_stars;
-    float dx[64], dy[64];
+    f4 dxv[16] = {0}, dyv[16] = {0};
+    float *dx = (float*)dxv, *dy = (float*)dyv;
     for (int a = 0; a < np; a++) {
         Puffer* me = &env->puffers[a];
         float* o = env->observations + a * env->obs_size;
@@ -130,14 +146,14 @@ static void write_observations(Env* env) {
             dx[s] = (env->stars[s].x - me->x) * inv;
             dy[s] = (env->stars[s].y - me->y) * inv;
         }
-        o = write_nearest_first(o, dx, dy, ns);
+        o = write_nearest_first(o, dxv, dyv, ns);
         int k = 0;
         for (int b = 0; b < np; b++) {
             if (b == a) continue;
             dx[k] = (env->puffers[b].x - me->x) * inv;
             dy[k++] = (env->puffers[b].y - me->y) * inv;
         }
-        write_nearest_first(o, dx, dy, np - 1);
+        write_nearest_first(o, dxv, dyv, np - 1);
     }
 }
 
@@ -161,6 +177,10 @@ static void env_reset(Env* env) {
     write_observations(env);
 }
 
+// x limited to [0, hi]. (libm's fminf/fmaxf are function calls here: they
+// must handle NaN, which positions never are.)
+static inline float clamp(float x, float hi) { return x < 0 ? 0 : x > hi ? hi : x; }
+
 // --8<-- [start:step]
 // [CONTRACT] One tick for every puffer. Returns 1 when the episode is over.
 static int env_step(Env* env) {
@@ -170,8 +190,8 @@ static int env_step(Env* env) {
         Puffer* p = &env->puffers[a];
         p->heading = env->actions[a];
         // [DESIGN] walls stop a puffer (they do not wrap around)
-        p->x = fminf(fmaxf(p->x + env->cfg.speed * HEADING_DX[p->heading], 0), size);
-        p->y = fminf(fmaxf(p->y + env->cfg.speed * HEADING_DY[p->heading], 0), size);
+        p->x = clamp(p->x + env->cfg.speed * HEADING_DX[p->heading], size);
+        p->y = clamp(p->y + env->cfg.speed * HEADING_DY[p->heading], size);
         float reward = 0;
         for (int s = 0; s < env->cfg.num_stars; s++) {
             float dx = env->stars[s].x - p->x, dy = env->stars[s].y - p->y;
