@@ -13,7 +13,7 @@
 // agents acting in order, logs summed per tick until at least `episodes`
 // episodes have finished. pl_web_result() is then demo.c's JSON line, byte
 // for byte (with "frames": 0), which the parity tests compare.
-#include "web/raylib_canvas.h"
+#include "raylib_canvas.h"  // before the env: it stands in for raylib
 #include ENV_HEADER
 #include "vec_binding.h"
 #include "puffernet.h"
