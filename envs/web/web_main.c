@@ -57,7 +57,7 @@ int pl_web_init(const unsigned char* data, int len, double seed_value, int use_a
     if (env_check(&cfg, err, sizeof err)) { snprintf(error, sizeof error, "bad env config: %s", err); return 1; }
     env_spaces(&cfg, &sp);
     if (pl_check_spaces(&sp, err, sizeof err)) { snprintf(error, sizeof error, "%s", err); return 1; }
-    if (puffernet_load_memory(&net, data, len > 0 ? (size_t)len : 0, ENV_NAME ".bin", sp.obs_size,
+    if (puffernet_load_memory(&net, data, len > 0 ? (size_t)len : 0, ENV_NAME "_demo.bin", sp.obs_size,
                               sp.num_actions, err, sizeof err)) {
         snprintf(error, sizeof error, "%s", err);
         return 1;
