@@ -321,10 +321,11 @@ def compile_demo(env_name, header, config_path, out):
     return out
 
 
-def export(env, checkpoint, out_dir, web=False):
+def export(env, checkpoint, out_dir, web=False, native=True):
     """Writes OUT/ENV_demo.bin (weights), OUT/ENV_config.h and compiles
     OUT/ENV_demo. With web=True also OUT/ENV.wasm, OUT/player.js and
-    OUT/index.html: the same game live in a page (puffer_learn/web.py).
+    OUT/index.html: the same game live in a page (puffer_learn/web.py);
+    native=False skips the native program (the docs site needs only the page).
     Returns a dict of the paths."""
     import puffer_learn
     from puffer_learn.train import load_checkpoint, policy_from_checkpoint
@@ -344,9 +345,10 @@ def export(env, checkpoint, out_dir, web=False):
     read_weights(weights, vec.obs_size, vec.num_actions)  # what we wrote must read back
     config_path = out_dir / f"{name}_config.h"
     config_path.write_text(config_header(name, vec, env_config))
-    compile_demo(name, header, config_path.resolve(), program)
+    if native:
+        compile_demo(name, header, config_path.resolve(), program)
     vec.close()
-    result = {"program": str(program), "weights": str(weights), "config": str(config_path),
+    result = {"program": str(program) if native else None, "weights": str(weights), "config": str(config_path),
               "arch": [k for k, v in ARCH.items() if v == read_back["arch"]][0]}
     if web:
         from puffer_learn import web as web_build
