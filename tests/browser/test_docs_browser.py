@@ -89,7 +89,7 @@ def test_landing_page_shows_the_gallery(browser, docs_site, artifacts):
     page, problems = open_page(browser, docs_site, "")
     assert page.title().startswith("puffer_learn")
     assert page.locator("h1").first.inner_text().startswith("puffer_learn")
-    check_images(page, "index")
+    check_images(page, "index", need_one=False)  # live agents replace their GIFs with canvases
     gallery = page.locator(".pl-gallery .pl-agent")
     assert gallery.count() >= 1, "the landing page has no trained agents (run scripts/build_docs.py)"
     for k in range(gallery.count()):
