@@ -189,19 +189,18 @@ static int puffernet_check_linear(const Linear* l, const char* name, char* out, 
     return puffernet_nonfinite(l->b, l->out, tensor, out, len);
 }
 
-// Loads and validates a weight file. expect_obs_size / expect_num_actions
-// come from the env; pass 0 to skip that check. Returns 0 on success, else
-// writes a message into err and returns 1.
-static int puffernet_load(PufferNet* n, const char* path, int expect_obs_size,
-                          int expect_num_actions, char* err, int err_len) {
+// Loads and validates a weight file held in memory (`len` bytes at `data`,
+// e.g. fetched by a web page); `name` is what messages call it. The floats
+// are copied, so `data` may be freed afterwards. expect_obs_size /
+// expect_num_actions come from the env; pass 0 to skip that check. Returns 0
+// on success, else writes a message into err and returns 1.
+static int puffernet_load_memory(PufferNet* n, const void* data, size_t len, const char* name,
+                                 int expect_obs_size, int expect_num_actions, char* err, int err_len) {
     char msg[512];
+    const char* path = name;  // messages name the file (or whatever the bytes came from)
     memset(n, 0, sizeof(*n));
-    FILE* f = fopen(path, "rb");
-    if (!f) { snprintf(msg, sizeof msg, "cannot open weight file %s", path); return puffernet_fail(err, err_len, msg); }
-    unsigned char head[PUFFNET_HEADER_BYTES];
-    size_t got = fread(head, 1, sizeof head, f);
-    if (got != sizeof head || memcmp(head, PUFFNET_MAGIC, 8) != 0) {
-        fclose(f);
+    const unsigned char* head = (const unsigned char*)data;
+    if (!data || len < PUFFNET_HEADER_BYTES || memcmp(head, PUFFNET_MAGIC, 8) != 0) {
         snprintf(msg, sizeof msg, "%s is not a puffernet weight file (bad magic bytes); "
                  "export one with `puffer-learn export`", path);
         return puffernet_fail(err, err_len, msg);
@@ -230,45 +229,34 @@ static int puffernet_load(PufferNet* n, const char* path, int expect_obs_size,
              (uint64_t)n->self_size + (uint64_t)n->num_entities * n->entity_size != n->obs_size))
         problem = "entity layout does not add up to obs_size";
     if (problem) {
-        fclose(f);
         snprintf(msg, sizeof msg, "%s: %s", path, problem);
         return puffernet_fail(err, err_len, msg);
     }
     if (expect_obs_size && n->obs_size != (uint32_t)expect_obs_size) {
-        fclose(f);
         snprintf(msg, sizeof msg, "%s expects observations of %u numbers but the env gives %d: "
                  "the policy was trained on another env or config", path, n->obs_size, expect_obs_size);
         return puffernet_fail(err, err_len, msg);
     }
     if (expect_num_actions && n->num_actions != (uint32_t)expect_num_actions) {
-        fclose(f);
         snprintf(msg, sizeof msg, "%s has %u actions but the env has %d", path, n->num_actions,
                  expect_num_actions);
         return puffernet_fail(err, err_len, msg);
     }
     // The file must hold exactly num_floats floats after the header.
-    fseek(f, 0, SEEK_END);
-    long bytes = ftell(f);
-    if (bytes < 0 || (uint64_t)bytes != PUFFNET_HEADER_BYTES + 4ull * n->num_floats) {
-        fclose(f);
-        snprintf(msg, sizeof msg, "%s is %ld bytes but its header promises %u floats (%llu bytes): "
-                 "the file is truncated or corrupted", path, bytes, n->num_floats,
+    if ((uint64_t)len != PUFFNET_HEADER_BYTES + 4ull * n->num_floats) {
+        snprintf(msg, sizeof msg, "%s is %llu bytes but its header promises %u floats (%llu bytes): "
+                 "the file is truncated or corrupted", path, (unsigned long long)len, n->num_floats,
                  PUFFNET_HEADER_BYTES + 4ull * n->num_floats);
         return puffernet_fail(err, err_len, msg);
     }
-    // [DESIGN] the size is bounded by the file's real length (checked above).
+    // [DESIGN] the size is bounded by the data's real length (checked above).
     n->weights = malloc(4ull * n->num_floats + 4);
     if (!n->weights) {
-        fclose(f);
         snprintf(msg, sizeof msg, "%s: out of memory allocating its %u weights (%llu bytes)", path,
                  n->num_floats, 4ull * n->num_floats);
         return puffernet_fail(err, err_len, msg);
     }
-    fseek(f, PUFFNET_HEADER_BYTES, SEEK_SET);
-    size_t read = fread(n->weights, 4, n->num_floats, f);
-    fclose(f);
-    if (read != n->num_floats) { free(n->weights); n->weights = NULL;
-        return puffernet_fail(err, err_len, "short read of the weights"); }
+    memcpy(n->weights, head + PUFFNET_HEADER_BYTES, 4ull * n->num_floats);  // little-endian hosts
 
     // Carve the block into layers, checking each against the float count.
     size_t at = 0;
@@ -339,6 +327,31 @@ static int puffernet_load(PufferNet* n, const char* path, int expect_obs_size,
     }
     if (n->arch == ARCH_LSTM && puffernet_init_agents(n, 1, err, err_len)) { puffernet_free(n); return 1; }
     return 0;
+}
+
+// Loads and validates a weight file: reads it whole, then
+// puffernet_load_memory does every check.
+static int puffernet_load(PufferNet* n, const char* path, int expect_obs_size,
+                          int expect_num_actions, char* err, int err_len) {
+    char msg[512];
+    memset(n, 0, sizeof(*n));
+    FILE* f = fopen(path, "rb");
+    if (!f) { snprintf(msg, sizeof msg, "cannot open weight file %s", path); return puffernet_fail(err, err_len, msg); }
+    long bytes = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    unsigned char* data = bytes >= 0 ? malloc((size_t)bytes + 1) : NULL;
+    if (!data) {
+        fclose(f);
+        snprintf(msg, sizeof msg, "cannot read weight file %s (%ld bytes)", path, bytes);
+        return puffernet_fail(err, err_len, msg);
+    }
+    fseek(f, 0, SEEK_SET);
+    size_t got = fread(data, 1, (size_t)bytes, f);
+    fclose(f);
+    int failed = got != (size_t)bytes
+        ? puffernet_fail(err, err_len, "short read of the weights")
+        : puffernet_load_memory(n, data, got, path, expect_obs_size, expect_num_actions, err, err_len);
+    free(data);
+    return failed;
 }
 
 // Zero an agent's memory: call when its episode ends.

@@ -7,13 +7,20 @@
 // puffer_env.h into a vectorized env: num_envs copies of Env whose buffer
 // pointers are slices of the shared numpy arrays. One Python call steps them
 // all; C loops over envs (optionally split over a few threads).
+//
+// PL_CORE_ONLY (defined by the WebAssembly build, puffer_learn/web.py) keeps
+// only the env core (pl_vec_init/reset/step/log): no raylib window, no frame
+// read-back and no crash reports, which need POSIX calls WASI lacks (dup,
+// signals, backtraces). The page draws through envs/web/raylib_canvas.h.
 #include <pthread.h>
 #include <sched.h>
+#include <stdarg.h>
+#ifndef PL_CORE_ONLY
 #include <fcntl.h>
 #include <unistd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <execinfo.h>
+#endif
 
 // [DESIGN] Sizes the binding accepts from env_spaces. Anything outside is an
 // env bug (a typo, an unset field), refused before any buffer exists.
@@ -286,6 +293,7 @@ int pl_vec_unflagged_ends(VecEnv* v) {
     return __atomic_exchange_n(&v->unflagged_ends, 0, __ATOMIC_RELAXED);
 }
 
+#ifndef PL_CORE_ONLY
 // ---- Crash reports ----------------------------------------------------------
 // [DESIGN] A student's env runs in a worker process (or the smoke run's
 // subprocess). When its code dies there, this prints "PL_CRASH: <what>" and
@@ -349,6 +357,8 @@ void pl_guard(int on) {
 #endif
 }
 
+#endif  // PL_CORE_ONLY (crash reports)
+
 void pl_vec_scripted(VecEnv* v, int* actions) {
     for (int i = 0; i < v->num_envs; i++)
         env_scripted(&v->envs[i], actions + i * v->spaces.num_agents);
@@ -366,6 +376,7 @@ void pl_vec_log(VecEnv* v, Log* out) {
     }
 }
 
+#ifndef PL_CORE_ONLY
 // Opens (or resizes) the one raylib window of this process. Under
 // SDL_VIDEODRIVER=dummy it is an offscreen software framebuffer.
 static int pl_open_window(int width, int height) {
@@ -418,6 +429,8 @@ int pl_vec_render(VecEnv* v, int i, uint8_t* rgb, float t) {
     UnloadImage(img);
     return 1;
 }
+
+#endif  // PL_CORE_ONLY (window)
 
 void pl_vec_close(VecEnv* v) {
     pl_pool_stop(v);

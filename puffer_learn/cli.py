@@ -262,11 +262,15 @@ def cmd_export(args, extra):
     """Weights file + standalone C program (env + policy, no Python)."""
     from puffer_learn.export import export, run_demo
 
-    result = export(args.env, args.checkpoint, args.out)
+    result = export(args.env, args.checkpoint, args.out, web=args.web)
     if args.run:
         result["demo"] = run_demo(result["program"], episodes=args.run, seed=args.seed)
     print(f"wrote {result['weights']} ({result['arch']}) and compiled {result['program']}; run it:\n"
           f"  {result['program']} --episodes 10 [--argmax] [--frames DIR]", file=sys.stderr)
+    if args.web:
+        print(f"wrote the page {result['page']} ({result['wasm_bytes'] // 1024} KB of wasm); serve it:\n"
+              f"  python -m http.server -d {args.out}   # then open http://localhost:8000/"
+              f"?seed=0&episodes=10[&argmax=1]", file=sys.stderr)
     print(json.dumps(result))
 
 
@@ -328,6 +332,9 @@ def build_parser():
     export.add_argument("--run", type=int, default=0, metavar="EPISODES",
                         help="also run the program for this many episodes and report its score")
     export.add_argument("--seed", type=int, default=0)
+    export.add_argument("--web", action="store_true",
+                        help="also write OUT/ENV.wasm, OUT/player.js and OUT/index.html: the agent "
+                             "playing live in a web page (needs pip install ziglang)")
     export.set_defaults(func=cmd_export, prints_json=True)
     return parser
 

@@ -321,9 +321,12 @@ def compile_demo(env_name, header, config_path, out):
     return out
 
 
-def export(env, checkpoint, out_dir):
+def export(env, checkpoint, out_dir, web=False, native=True):
     """Writes OUT/ENV_demo.bin (weights), OUT/ENV_config.h and compiles
-    OUT/ENV_demo. Returns a dict of the paths."""
+    OUT/ENV_demo. With web=True also OUT/ENV.wasm, OUT/player.js and
+    OUT/index.html: the same game live in a page (puffer_learn/web.py);
+    native=False skips the native program (the docs site needs only the page).
+    Returns a dict of the paths."""
     import puffer_learn
     from puffer_learn.train import load_checkpoint, policy_from_checkpoint
 
@@ -342,10 +345,17 @@ def export(env, checkpoint, out_dir):
     read_weights(weights, vec.obs_size, vec.num_actions)  # what we wrote must read back
     config_path = out_dir / f"{name}_config.h"
     config_path.write_text(config_header(name, vec, env_config))
-    compile_demo(name, header, config_path.resolve(), program)
+    if native:
+        compile_demo(name, header, config_path.resolve(), program)
     vec.close()
-    return {"program": str(program), "weights": str(weights), "config": str(config_path),
-            "arch": [k for k, v in ARCH.items() if v == read_back["arch"]][0]}
+    result = {"program": str(program) if native else None, "weights": str(weights), "config": str(config_path),
+              "arch": [k for k, v in ARCH.items() if v == read_back["arch"]][0]}
+    if web:
+        from puffer_learn import web as web_build
+        wasm = web_build.compile_wasm(name, header, config_path, out_dir / f"{name}.wasm")
+        page = web_build.write_page(out_dir, name, weights)
+        result.update(wasm=str(wasm), wasm_bytes=wasm.stat().st_size, page=str(page))
+    return result
 
 
 def run_demo(program, episodes=10, seed=0, argmax=False, frames=None, weights=None):

@@ -15,7 +15,13 @@
    tuned settings by `puffer-learn train ENV --seed 1`, then recorded by
    `puffer-learn eval ENV --checkpoint ... --gif ...`; the GIFs and numbers
    (wall time to train, ratio to the scripted baseline) go to docs/generated/.
-3. `mkdocs build --strict` into site/.
+3. Live agents: each gallery agent, and the agent each lesson in
+   LESSON_AGENTS trains, is exported with `puffer-learn export --web`'s code
+   (env + C policy compiled to WebAssembly by zig cc, puffer_learn/web.py)
+   into docs/generated/web/; the pages play them live, GIF as the fallback.
+   The wasm is cached by a hash of its sources, so a rebuild costs seconds
+   (the very first one compiles wasi-libc into zig's cache, ~1 min).
+4. `mkdocs build --strict` into site/.
 
 docs/lessons/, docs/generated/ and build/ are generated (git ignores them).
 The last stdout line is a JSON summary.
@@ -158,6 +164,49 @@ def build_gallery(reuse):
     return entries
 
 
+# ---- 3. Live agents (WebAssembly) -----------------------------------------------
+WEB = GENERATED / "web"
+# The agent each lesson trains, as (env, checkpoint), both relative to lessons/
+# (where the lesson ran). A lesson whose checkpoint is missing shows none.
+LESSON_AGENTS = {
+    "00_quickstart": ("target", "runs/target-1/model.pt"),
+    "01_build_target": ("my_target/my_target.h", "runs/my_target-2/model.pt"),
+    "05_c_inference": ("target", "runs/target-3/model.pt"),
+}
+
+
+def build_web(envs, lessons):
+    """Exports the gallery's and the lessons' agents to docs/generated/web/
+    and lists them in docs/generated/web.json for the docs hooks."""
+    import shutil
+    from puffer_learn.export import export
+    from puffer_learn.web import WEB_DIR
+
+    WEB.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(WEB_DIR / "player.js", WEB / "player.js")
+    wanted = {f"gallery/{env}": (env, WORK / "gallery" / "runs" / f"{env}-{GALLERY_SEED}" / "model.pt")
+              for env in envs}
+    wanted.update({f"lessons/{stem}": (str(Path(lessons) / env) if env.endswith(".h") else env,
+                                       Path(lessons) / checkpoint)
+                   for stem, (env, checkpoint) in LESSON_AGENTS.items()})
+    agents = {}
+    for key, (env, checkpoint) in wanted.items():
+        if not checkpoint.exists():
+            say(f"web {key}: no {checkpoint}, so no live agent there")
+            continue
+        out = WEB / key
+        result = export(env, checkpoint, out, web=True, native=False)
+        (out / "index.html").unlink()  # the site's pages embed the player themselves
+        (out / "player.js").unlink()
+        name = Path(result["wasm"]).stem
+        agents[key] = {"env": name, "wasm": f"generated/web/{key}/{name}.wasm",
+                       "weights": f"generated/web/{key}/{Path(result['weights']).name}",
+                       "wasm_bytes": result["wasm_bytes"]}
+        say(f"web {key}: {result['wasm_bytes'] // 1024} KB of wasm")
+    (GENERATED / "web.json").write_text(json.dumps(agents, indent=1))
+    return agents
+
+
 # ---- MathJax for the lesson pages, served from the site itself ---------------------
 MATHJAX_FILES = ["MathJax.js", "config/TeX-AMS_CHTML-full.js", "config/Safe.js", "extensions/",
                  "jax/input/TeX/", "jax/output/CommonHTML/", "jax/element/", "localization/en/",
@@ -194,7 +243,7 @@ def vendor_mathjax():
     return "npm"
 
 
-# ---- 3. mkdocs -----------------------------------------------------------------
+# ---- 4. mkdocs -----------------------------------------------------------------
 def build_site():
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
     result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict"], cwd=ROOT, env=env)
@@ -209,6 +258,8 @@ def main(argv=None):
     parser.add_argument("--reuse", action="store_true",
                         help="keep lesson copies that match their source and gallery agents already made")
     parser.add_argument("--no-gallery", action="store_true", help="skip training the gallery agents")
+    parser.add_argument("--no-web", action="store_true",
+                        help="no live agents (WebAssembly): the pages show the GIFs only")
     parser.add_argument("--no-site", action="store_true", help="stop before mkdocs build")
     parser.add_argument("--lessons", default=str(LESSONS), help="the lessons folder (default: lessons/)")
     parser.add_argument("--cell-timeout", type=int, default=900, help="seconds per lesson cell")
@@ -223,6 +274,13 @@ def main(argv=None):
             t = time.perf_counter()
             summary["gallery"] = build_gallery(args.reuse)
             summary["gallery_s"] = round(time.perf_counter() - t, 1)
+        if args.no_web:
+            (GENERATED / "web.json").unlink(missing_ok=True)
+        else:
+            t = time.perf_counter()
+            envs = gallery_envs() if not args.no_gallery else []
+            summary["web"] = build_web(envs, args.lessons)
+            summary["web_s"] = round(time.perf_counter() - t, 1)
         if not args.no_site:
             t = time.perf_counter()
             summary["mathjax"] = vendor_mathjax()

@@ -89,12 +89,15 @@ def test_landing_page_shows_the_gallery(browser, docs_site, artifacts):
     page, problems = open_page(browser, docs_site, "")
     assert page.title().startswith("puffer_learn")
     assert page.locator("h1").first.inner_text().startswith("puffer_learn")
-    check_images(page, "index")
+    check_images(page, "index", need_one=False)  # live agents replace their GIFs with canvases
     gallery = page.locator(".pl-gallery .pl-agent")
     assert gallery.count() >= 1, "the landing page has no trained agents (run scripts/build_docs.py)"
     for k in range(gallery.count()):
         figure = gallery.nth(k)
-        assert figure.locator("img").evaluate("i => i.naturalWidth") > 0
+        # The GIF, or the live canvas that replaced it (test_gallery_agents_play_live).
+        figure.locator("img, canvas").first.wait_for()
+        if figure.locator("canvas").count() == 0:
+            assert figure.locator("img").evaluate("i => i.naturalWidth") > 0
         assert "puffer-learn train" in figure.inner_text()
     for path in lesson_titles():  # the nav links every lesson
         assert page.locator(f'a[href="{path}"]').count() >= 1, f"no link to {path}"
@@ -132,3 +135,55 @@ def test_other_pages_render(browser, docs_site):
         if path == "getting-started/":  # the README's commands were included
             assert "constraints.txt" in page.inner_text("article")
         page.close()
+
+
+def web_agents():
+    path = ROOT / "docs" / "generated" / "web.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+PLAYING_JS = """() => Object.values(window.pufferDemos || {}).map(d => ({ticks: d.ticks, error: d.error}))"""
+
+
+def test_gallery_and_lesson_agents_play_live(browser, docs_site, artifacts):
+    """Every agent the site lists in generated/web.json plays in its page:
+    past 300 ticks, no error, the canvas changes. Waits on tick counts."""
+    agents = web_agents()
+    if not agents:
+        pytest.skip("this site was built without live agents (build_docs.py --no-web)")
+    pages = {"": sum(k.startswith("gallery/") for k in agents)}
+    pages.update({f"lessons/{k.split('/', 1)[1]}/": 1 for k in agents if k.startswith("lessons/")})
+    for path, count in pages.items():
+        page, problems = open_page(browser, docs_site, path)
+        errors = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.wait_for_function(f"() => ({PLAYING_JS})().length === {count} && ({PLAYING_JS})()"
+                               f".every(d => d.ticks > 300 || d.error)", timeout=120_000)
+        states = page.evaluate(PLAYING_JS)
+        assert all(d["error"] is None for d in states), (path, states)
+        canvas = page.locator(".pl-live canvas").first
+        first = canvas.screenshot()
+        ticks = min(d["ticks"] for d in states)
+        page.wait_for_function(f"() => ({PLAYING_JS})().every(d => d.ticks > {ticks + 30})", timeout=60_000)
+        assert canvas.screenshot() != first, f"{path}: the live agent's canvas did not change"
+        assert page.locator(".pl-live canvas").count() == count
+        name = path.strip("/").replace("/", "_") or "index"
+        page.screenshot(path=str(artifacts / f"docs_live_{name}.png"), full_page=False)
+        assert not problems and not errors, (path, problems, errors)
+        page.close()
+
+
+def test_without_webassembly_the_gallery_keeps_its_gifs(browser, docs_site):
+    if not any(k.startswith("gallery/") for k in web_agents()):
+        pytest.skip("this site was built without live gallery agents")
+    page = browser.new_page()
+    page.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"), lambda route: route.abort())
+    page.add_init_script("delete window.WebAssembly")
+    page.goto(docs_site, wait_until="load")
+    page.wait_for_function("() => Object.values(window.pufferDemos || {}).length > 0 && "
+                           "Object.values(window.pufferDemos).every(d => d.error)", timeout=60_000)
+    check_images(page, "index (no WebAssembly)")
+    assert page.locator(".pl-live canvas").count() == 0
+    assert page.locator(".pl-live img").count() >= 1
+    assert "no WebAssembly" in page.locator(".pl-live .pl-status").first.inner_text()
+    page.close()
