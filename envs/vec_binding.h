@@ -13,9 +13,9 @@
 // read-back and no crash reports, which need POSIX calls WASI lacks (dup,
 // signals, backtraces). The page draws through envs/web/raylib_canvas.h.
 #include <pthread.h>
-#include <sched.h>
 #include <stdarg.h>
 #ifndef PL_CORE_ONLY
+#include <sched.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <signal.h>
@@ -183,6 +183,11 @@ static void pl_step_range(VecEnv* v, int start, int end) {
     }
 }
 
+#ifdef PL_CORE_ONLY
+// The web page (WASI) has no threads: envs step on the caller's thread.
+static void pl_pool_start(VecEnv* v) { (void)v; }
+static void pl_pool_stop(VecEnv* v) { (void)v; }
+#else
 // Takes blocks of envs of step `generation` and steps them until none is left.
 static void pl_take_blocks(VecEnv* v, uint32_t generation) {
     PlPool* p = v->pool;
@@ -257,6 +262,7 @@ static void pl_pool_stop(VecEnv* v) {
     free(p);
     v->pool = NULL;
 }
+#endif  // PL_CORE_ONLY (thread pool)
 
 // Steps every env once and returns 0. [DESIGN] The actions buffer is shared
 // with Python, where anyone may write anything into it, and env code indexes
@@ -275,6 +281,7 @@ int pl_vec_step(VecEnv* v) {
         for (int k = 0; k < v->total_agents; k++)
             if ((unsigned)actions[k] >= num_actions) return k + 1;
     PlPool* p = v->pool;
+#ifndef PL_CORE_ONLY
     if (!p) { pl_step_range(v, 0, v->num_envs); return 0; }
     pthread_mutex_lock(&p->lock);
     uint32_t generation = p->generation + 1;
@@ -285,6 +292,10 @@ int pl_vec_step(VecEnv* v) {
     pl_take_blocks(v, generation);  // the caller steps envs too
     // Every block is taken; wait until the workers finished the ones they took.
     while (__atomic_load_n(&p->busy, __ATOMIC_SEQ_CST) > 0) sched_yield();
+#else
+    (void)p;
+    pl_step_range(v, 0, v->num_envs);
+#endif
     return 0;
 }
 
