@@ -26,11 +26,12 @@ from puffer_learn import build
 
 CALL_TIMEOUT_S = 20.0
 CHILD = r"""
-import pickle, sys
-import numpy as np
-from puffer_learn.build import load_module
+import importlib.machinery, importlib.util, pickle, sys
+import numpy as np  # not puffer_learn: a child per call must start fast
 modname, path, calls = pickle.load(sys.stdin.buffer)
-module = load_module(modname, path)
+loader = importlib.machinery.ExtensionFileLoader(modname, path)
+module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(modname, path, loader=loader))
+loader.exec_module(module)
 lib, ffi = module.lib, module.ffi
 results = []
 for name, args in calls:

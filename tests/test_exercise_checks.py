@@ -227,6 +227,16 @@ WRONG = {
                                                                "linear(Wc, bc, h1, value, hidden, 1);"),
          "the value differs"),
     ],
+    ("lesson5", "lstm_reset"): [
+        ("never resets (the stuck port)", "void end_episodes(float* h, float* c, const uint8_t* ended, int agents, "
+                                          "int hidden) { return; }", "memory h was kept"),
+        ("zeroes h only", "void end_episodes(float* h, float* c, const uint8_t* ended, int agents, int hidden) {"
+                          " for (int a = 0; a < agents; a++) if (ended[a]) for (int j = 0; j < hidden; j++)"
+                          " h[a * hidden + j] = 0; }", "memory c was kept"),
+        ("zeroes every agent", "void end_episodes(float* h, float* c, const uint8_t* ended, int agents, int hidden) {"
+                               " for (int i = 0; i < agents * hidden; i++) { h[i] = 0; c[i] = 0; } }",
+         "zero only the agents"),
+    ],
     ("lesson5", "obs_input"): [
         ("bytes read as floats", _INPUT.replace("const uint8_t* obs = (const uint8_t*)env_obs + agent * obs_size;",
                                                 "const uint8_t* obs = (const uint8_t*)env_obs + agent * obs_size;"

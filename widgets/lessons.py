@@ -358,7 +358,37 @@ def _check_input(code):
     return True, "each uint8 value converted to a float, for every agent's row"
 
 
+RESET_DECL = "void end_episodes(float* h, float* c, const uint8_t* ended, int agents, int hidden);"
+
+
+def _check_reset(code):
+    from puffer_learn.student_c import compile_c
+
+    lib = compile_c(code, RESET_DECL, "reset.c")
+    rng = np.random.default_rng(7)
+    agents, hidden = 6, 5
+    h, c = rng.normal(size=(2, agents, hidden)).astype(np.float32)
+    ended = np.array([0, 1, 0, 0, 1, 1], np.uint8)
+    (_, (h_after, c_after, _)), = lib.call_many([("end_episodes", [h.copy(), c.copy(), ended, agents, hidden])])
+    keep = ended == 0
+    for name, before, after in (("h", h, h_after), ("c", c, c_after)):
+        stale = [int(a) for a in np.flatnonzero(~keep) if np.any(after[a] != 0)]
+        if stale:
+            return False, (f"agent {stale[0]}'s episode ended but its memory {name} was kept: its next "
+                           f"episode starts from the last one's state (zero every number of {name} and c)")
+        changed = [int(a) for a in np.flatnonzero(keep) if not np.array_equal(after[a], before[a])]
+        if changed:
+            return False, (f"agent {changed[0]}'s episode goes on, but its memory {name} changed: "
+                           f"zero only the agents whose ended flag is 1")
+    return True, "ended agents start their next episode with zero memory; the others keep theirs"
+
+
 lesson5 = SimpleNamespace(
+    lstm_reset=Exercise("zero the memory of ended episodes", _check_reset, [
+        "An LSTM agent carries two vectors between steps, h and c, each [agents][hidden].",
+        "For every agent a with ended[a] == 1, set all hidden numbers of its rows of h and c to 0.",
+        "Two loops: agents outside; inside, if ended, zero h[a * hidden + j] and c[a * hidden + j]."],
+        number=4, lesson="05_c_inference.ipynb", cell="END_EPISODES ="),
     layers=Exercise("linear and relu in C", _check_layers, [
         "torch stores a Linear's weight as [out][in], row by row: W[o * n_in + i].",
         "linear: for every output o, start from b[o] and add W[o * n_in + i] * x[i] over i. relu: "
