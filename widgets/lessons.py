@@ -375,7 +375,7 @@ def _check_reset(code):
         stale = [int(a) for a in np.flatnonzero(~keep) if np.any(after[a] != 0)]
         if stale:
             return False, (f"agent {stale[0]}'s episode ended but its memory {name} was kept: its next "
-                           f"episode starts from the last one's state (zero every number of {name} and c)")
+                           f"episode starts from the last one's state (zero every number of h and c)")
         changed = [int(a) for a in np.flatnonzero(keep) if not np.array_equal(after[a], before[a])]
         if changed:
             return False, (f"agent {changed[0]}'s episode goes on, but its memory {name} changed: "
