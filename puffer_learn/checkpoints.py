@@ -10,7 +10,7 @@ import torch
 
 from puffer_learn.config import policy_class
 from puffer_learn.errors import nonfinite
-from puffer_learn.policies import POLICIES
+from puffer_learn.policies import POLICIES, add_obs_norm
 
 CHECKPOINT_FORMAT = "puffer_learn checkpoint"
 CHECKPOINT_KEYS = ["format", "version", "env", "seed", "config", "policy_class", "obs_size",
@@ -101,4 +101,6 @@ def policy_from_checkpoint(data, device="cpu", where=None):
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{where}: its config cannot rebuild policy {data['policy_class']}: "
                               f"{e}") from None
+    if data["config"]["train"].get("obs_norm"):  # its running mean/std statistics, saved with the weights
+        add_obs_norm(policy, data["obs_size"])
     return load_weights(policy, data["model"], where).to(device)

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from puffer_learn.build import locate
-from puffer_learn.policies import POLICIES
+from puffer_learn.policies import POLICIES, add_obs_norm
 
 # A run is "solved" when its score reaches this share of the scripted baseline's.
 SOLVED_RATIO = 0.9
@@ -45,6 +45,7 @@ TRAIN_DEFAULTS = {
     "value_coef": 0.5,
     "entropy_coef": 0.01,
     "max_grad_norm": 0.5,
+    "obs_norm": False,          # running mean/std observation normalization (saved in the checkpoint)
     "checkpoint_interval": 100,  # save every this many updates (and at the end)
     "eval_episodes": 100,       # episodes for the baseline and the final score
     "eval_seed": 1_000_000,     # fixed seed: baseline and policy see the same episodes
@@ -276,6 +277,8 @@ def make_policy(config, vec):
         config["policy"].setdefault("entity_layout", list(vec.entity_layout))
     settings = {k: v for k, v in config["policy"].items() if k != "name"}
     policy = cls(vec.obs_size, vec.num_actions, **settings)
+    if config["train"].get("obs_norm"):
+        add_obs_norm(policy, vec.obs_size)
     missing = [m for m in ("initial_state", "mask_state", "state_rows", "forward_sequence")
                if not hasattr(policy, m)]
     if missing:

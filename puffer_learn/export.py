@@ -15,6 +15,7 @@ from pathlib import Path
 
 import cffi
 import numpy as np
+import torch
 from torch import nn
 
 from puffer_learn import build
@@ -82,10 +83,36 @@ def policy_layout(policy):
     return head, tensors + flat(policy.actor, policy.critic)
 
 
+def fold_obs_norm(policy):
+    """A policy trained with obs_norm, as one without it: (x - mean) / std
+    followed by W x + b is W' x + b' with W' = W / std, b' = b - W' mean, so
+    the C side runs the same network with no extra step. Returns a copy."""
+    import copy
+
+    if not hasattr(policy, "obs_norm"):
+        return policy
+    first = (policy.encoder[0] if hasattr(policy, "cell") else None if hasattr(policy, "entity")
+             else policy.body[0])
+    if first is None:
+        raise WeightFileError("cannot export an EntityPolicy trained with obs_norm: its shared "
+                              "entity layer cannot hold per-slot statistics; train it without obs_norm")
+    folded = copy.deepcopy(policy)
+    layer = folded.encoder[0] if hasattr(folded, "cell") else folded.body[0]
+    std = torch.sqrt(policy.obs_norm.var + 1e-8)
+    with torch.no_grad():
+        weight = layer.weight.double() / std
+        layer.bias.copy_(layer.bias.double() - weight @ policy.obs_norm.mean)
+        layer.weight.copy_(weight)
+    del folded.obs_norm
+    folded._forward_pre_hooks.clear()
+    return folded
+
+
 def write_weights(policy, path, obs_dtype="float32"):
     """Writes the header and the float32 tensors; returns the header dict.
     Refuses (NonFiniteWeightsError) a policy with NaN or inf weights."""
     check_finite_state_dict(policy.state_dict(), f"the policy to write to {path}")
+    policy = fold_obs_norm(policy)
     head, tensors = policy_layout(policy)
     floats = np.concatenate([t.detach().cpu().float().numpy().ravel() for t in tensors]).astype("<f4")
     fields = {name: 0 for name in FIELDS}

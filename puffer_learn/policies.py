@@ -199,6 +199,47 @@ class EntityPolicy(Policy):
         return self.actor(hidden), self.critic(hidden).squeeze(-1), state
 
 
+class ObsNorm(nn.Module):
+    """Running mean / std observation normalization (what SB3's VecNormalize
+    and Gymnasium's NormalizeObservation do): obs -> (obs - mean) / std, with
+    mean and variance over every observation seen so far. Buffers, not
+    parameters: the optimizer never touches them, and the checkpoint saves
+    them with the weights, so evaluation and the C export use the same ones."""
+
+    def __init__(self, obs_size):
+        super().__init__()
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("mean", torch.zeros(obs_size, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(obs_size, dtype=torch.float64))
+
+    def forward(self, obs):
+        return (obs - self.mean.to(obs.dtype)) / torch.sqrt(self.var.to(obs.dtype) + 1e-8)
+
+    @torch.no_grad()
+    def update(self, batch):
+        """Merges a batch [rows, obs_size] into the running statistics (Chan et al.)."""
+        batch = batch.reshape(-1, self.mean.shape[0]).to(torch.float64)
+        n, mean, var = batch.shape[0], batch.mean(0), batch.var(0, unbiased=False)
+        total = self.count + n
+        delta = mean - self.mean
+        self.var.copy_((self.var * self.count + var * n + delta ** 2 * self.count * n / total) / total)
+        self.mean.add_(delta * n / total)
+        self.count.copy_(total)
+
+
+def _normalize_input(policy, args):
+    return (policy.obs_norm(args[0]),) + tuple(args[1:])
+
+
+def add_obs_norm(policy, obs_size):
+    """Gives a policy an ObsNorm in front: policy(obs) then normalizes obs
+    first (every call: rollout, learning replay, evaluation). The trainer
+    updates policy.obs_norm (train setting obs_norm = true)."""
+    policy.obs_norm = ObsNorm(obs_size)
+    policy.register_forward_pre_hook(_normalize_input)
+    return policy
+
+
 # Names usable in train.toml's [policy] section: name = "mlp"
 POLICIES = {"mlp": MLP, "lstm": LSTMPolicy, "entity": EntityPolicy}
 

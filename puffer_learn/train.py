@@ -213,6 +213,8 @@ def train(env, seed=1, *, out="runs", resume=None, callback=None, stop=None,
     # A resumed run starts fresh episodes on a new seed rather than replaying old ones.
     vec.reset(seed=seed + 1_000_003 * update)
     state = policy.initial_state(N, device)  # None for a policy without memory
+    if cfg["obs_norm"] and not resumed:  # running mean/std: start from the first observations
+        policy.obs_norm.update(env_obs.to(device, torch.float32))
 
     def save():
         return save_checkpoint(saved_at, env, seed, config, policy, optimizer, metrics,
@@ -318,6 +320,8 @@ def train(env, seed=1, *, out="runs", resume=None, callback=None, stop=None,
                         stats[key] += value.item()
                     num_minibatches += 1
             check_finite(policy.named_parameters(), f"update {update}: policy parameter {{}} became NaN/inf")
+            if cfg["obs_norm"]:  # after learning: each rollout and its update see the same statistics
+                policy.obs_norm.update(obs_buf)
             now = time.perf_counter()
             learn_time = now - learn_start
             update_wall = now - mark

@@ -11,6 +11,68 @@ import pytest
 from puffer_learn.widgets import lessons as L
 from puffer_learn.widgets.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, normalized_code
 
+def _entity_forward(pool, transpose=False, self_last=False):
+    """A wrong MyEntityPolicy for lesson 3's forward exercise."""
+    import torch
+
+    from puffer_learn.policies import EntityPolicy
+
+    class Wrong(EntityPolicy):
+        def forward(self, obs, state=None):
+            self_size, n, f = self.entity_layout
+            if transpose:
+                objects = obs[:, self_size:].reshape(obs.shape[0], f, n).transpose(1, 2)
+            else:
+                objects = obs[:, self_size:].reshape(obs.shape[0], n, f)
+            pooled = pool(self.entity(objects))
+            parts = [pooled, obs[:, :self_size]] if self_last else [obs[:, :self_size], pooled]
+            hidden = self.body(torch.cat(parts, dim=1))
+            return self.actor(hidden), self.critic(hidden).squeeze(-1), state
+    return Wrong
+
+
+_ROW = '''
+        *o++ = wrap_delta(ob->x - s->x, size) * inv;
+        *o++ = wrap_delta(ob->y - s->y, size) * inv;
+        *o++ = sqrtf(env->dist2[env->order[k]]) * inv;
+        *o++ = ob->vx * inv_v;
+        *o++ = ob->vy * inv_v;
+        *o++ = ob->radius / ROCK_MAX_R;
+        *o++ = (float)ob->kind;
+'''
+_LAYERS = '''
+void linear(const float* W, const float* b, const float* x, float* y, int n_in, int n_out) {
+    for (int o = 0; o < n_out; o++) {
+        float sum = b[o];
+        for (int i = 0; i < n_in; i++) sum += W[o * n_in + i] * x[i];
+        y[o] = sum;
+    }
+}
+void relu(float* x, int n) { for (int i = 0; i < n; i++) if (x[i] < 0) x[i] = 0; }
+'''
+_FORWARD = '''
+void forward(const float* w, const float* obs, float* logits, float* value,
+             int obs_size, int hidden, int num_actions) {
+    float h1[256], h2[256];
+    const float* W1 = w;                        const float* b1 = W1 + hidden * obs_size;
+    const float* W2 = b1 + hidden;              const float* b2 = W2 + hidden * hidden;
+    const float* Wa = b2 + hidden;              const float* ba = Wa + num_actions * hidden;
+    const float* Wc = ba + num_actions;         const float* bc = Wc + hidden;
+    linear(W1, b1, obs, h1, obs_size, hidden);
+    relu(h1, hidden);
+    linear(W2, b2, h1, h2, hidden, hidden);
+    relu(h2, hidden);
+    linear(Wa, ba, h2, logits, hidden, num_actions);
+    linear(Wc, bc, h2, value, hidden, 1);
+}
+'''
+_INPUT = '''
+void policy_input(const void* env_obs, int agent, int obs_size, float* out) {
+    const uint8_t* obs = (const uint8_t*)env_obs + agent * obs_size;
+    for (int i = 0; i < obs_size; i++) out[i] = (float)obs[i];
+}
+'''
+
 # (lesson namespace, exercise) -> [(what is wrong, wrong answer, a fragment the message must hold)]
 WRONG = {
     ("lesson0", "agents"): [
@@ -110,6 +172,12 @@ WRONG = {
         ("wrong sign", lambda ship, obj, size: ((ship - obj + size / 2) % size - size / 2) / (size / 2),
          "sign"),
     ],
+    ("lesson2", "object_row"): [
+        ("no wrap-around", _ROW.replace("wrap_delta(ob->x - s->x, size)", "(ob->x - s->x)"), "short way round"),
+        ("size not scaled", _ROW.replace("ob->radius / ROCK_MAX_R", "ob->radius"), "ROCK_MAX_R"),
+        ("velocity scaled like a position", _ROW.replace("ob->vx * inv_v", "ob->vx * inv"), "inv_v"),
+        ("distance left out", _ROW.replace("*o++ = sqrtf(env->dist2[env->order[k]]) * inv;\n", ""), "7 numbers"),
+    ],
     ("lesson2", "cooldown"): [
         ("truncates (off by one)", lambda seconds, tps=30: max(1, int(seconds * tps - 1e-9)), "nearest"),
         ("no floor at 1 tick", lambda seconds, tps=30: round(seconds * tps), "at least 1 tick"),
@@ -122,11 +190,13 @@ WRONG = {
         ("the distances, not the indices (wrong dtype)", lambda o: np.sort(np.hypot(o[:, 0], o[:, 1])),
          "indices"),
     ],
-    ("lesson3", "encode"): [
-        ("pooled over features", lambda x, W, b: np.maximum(x @ W.T + b, 0).max(axis=1), "pooled vector"),
-        ("no ReLU", lambda x, W, b: (x @ W.T + b).max(axis=0), "ReLU"),
-        ("mean pool", lambda x, W, b: np.maximum(x @ W.T + b, 0).mean(axis=0), "max"),
-        ("bias subtracted (wrong sign)", lambda x, W, b: np.maximum(x @ W.T - b, 0).max(axis=0), "bias"),
+    ("lesson3", "forward"): [
+        ("mean pool", _entity_forward(lambda enc: enc.mean(1)), "max over objects"),
+        ("pooled over features (wrong axis)", _entity_forward(lambda enc: enc.amax(2)), "self_size + entity_hidden"),
+        ("objects read as [features, objects] (wrong reshape)",
+         _entity_forward(lambda enc: enc.amax(1), transpose=True), "shuffling the objects"),
+        ("self features after the pooled vector", _entity_forward(lambda enc: enc.amax(1), self_last=True),
+         "self features first"),
     ],
     ("lesson4", "decisions"): [
         ("floor division (off by one)", lambda frames, k: frames // k, "partial step"),
@@ -138,21 +208,43 @@ WRONG = {
         ("unchanged", lambda g, k: g, "compounds"),
         ("multiplied", lambda g, k: g * k, "compounds"),
     ],
-    ("lesson5", "linear"): [
-        ("no bias", lambda W, b, x: W @ x, "bias"),
-        ("bias subtracted (wrong sign)", lambda W, b, x: W @ x - b, "bias"),
-        ("transposed weights", lambda W, b, x: x @ W + b, "layout"),
+    ("lesson5", "layers"): [
+        ("no bias", _LAYERS.replace("float sum = b[o];", "float sum = 0;"), "bias"),
+        ("transposed weights ([in][out])", _LAYERS.replace("W[o * n_in + i]", "W[i * n_out + o]"), "[out][in]"),
+        ("relu off by one", _LAYERS.replace("i < n; i++) if", "i < n - 1; i++) if"), "relu differs"),
+        ("relu that keeps negatives", _LAYERS.replace("if (x[i] < 0) x[i] = 0;", "if (x[i] > 0) x[i] = 0;"),
+         "negatives become 0"),
     ],
-    ("lesson5", "grid_obs_size"): [
-        ("not squared", lambda v: 2 * v + 1, "square"),
-        ("off by one", lambda v: (2 * v) ** 2, "own column"),
-        ("vision squared", lambda v: v ** 2, "square"),
+    ("lesson5", "forward"): [
+        ("no relu after the second layer", _FORWARD.replace("relu(h2, hidden);", ""), "logits differ"),
+        ("actor and critic tensors swapped", _FORWARD.replace(
+            "const float* Wa = b2 + hidden;              const float* ba = Wa + num_actions * hidden;\n"
+            "    const float* Wc = ba + num_actions;         const float* bc = Wc + hidden;",
+            "const float* Wc = b2 + hidden;              const float* bc = Wc + hidden;\n"
+            "    const float* Wa = bc + 1;                   const float* ba = Wa + num_actions * hidden;"),
+         "logits differ"),
+        ("value from the first hidden layer", _FORWARD.replace("linear(Wc, bc, h2, value, hidden, 1);",
+                                                               "linear(Wc, bc, h1, value, hidden, 1);"),
+         "the value differs"),
     ],
-    ("lesson5", "dtype"): [
-        ("float64 (wrong dtype)", lambda obs: obs.astype(np.float64), "float32"),
-        ("rescaled to 0-1", lambda obs: obs.astype(np.float32) / 255, "rescaling"),
-        ("bytes reinterpreted", lambda obs: np.frombuffer(np.ascontiguousarray(obs).tobytes() + bytes(3),
-                                                          np.float32), "reinterpret"),
+    ("lesson5", "lstm_reset"): [
+        ("never resets (the stuck port)", "void end_episodes(float* h, float* c, const uint8_t* ended, int agents, "
+                                          "int hidden) { return; }", "memory h was kept"),
+        ("zeroes h only", "void end_episodes(float* h, float* c, const uint8_t* ended, int agents, int hidden) {"
+                          " for (int a = 0; a < agents; a++) if (ended[a]) for (int j = 0; j < hidden; j++)"
+                          " h[a * hidden + j] = 0; }", "memory c was kept"),
+        ("zeroes every agent", "void end_episodes(float* h, float* c, const uint8_t* ended, int agents, int hidden) {"
+                               " for (int i = 0; i < agents * hidden; i++) { h[i] = 0; c[i] = 0; } }",
+         "zero only the agents"),
+    ],
+    ("lesson5", "obs_input"): [
+        ("bytes read as floats", _INPUT.replace("const uint8_t* obs = (const uint8_t*)env_obs + agent * obs_size;",
+                                                "const uint8_t* obs = (const uint8_t*)env_obs + agent * obs_size;"
+                                                " const float* f = (const float*)env_obs + agent;")
+                                       .replace("out[i] = (float)obs[i];", "out[i] = (i < 4) ? f[i] : obs[i];"),
+         "do not reinterpret"),
+        ("rescaled to 0-1", _INPUT.replace("(float)obs[i];", "obs[i] / 255.0f;"), "rescaled"),
+        ("always agent 0", _INPUT.replace(" + agent * obs_size;", ";"), "agent 0's row"),
     ],
 }
 

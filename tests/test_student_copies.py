@@ -58,7 +58,7 @@ def exercise_names(nb):
     names = []
     for cell in nb.cells:
         if cell.cell_type == "code" and "exercise" in tags(cell):
-            match = re.search(r"^def (\w+)|^(\w+)\s*=", cell.source, re.M)
+            match = re.search(r"^(?:def|class) (\w+)|^(\w+)\s*=", cell.source, re.M)
             names.append(match.group(1) or match.group(2))
     return names
 

@@ -170,8 +170,9 @@ class Exercise:
         if text is not None:
             return text
         namespace = {}
-        exec("import math\nimport numpy as np\n" + source, namespace)
-        name = re.search(r"^def (\w+)", source, re.M).group(1)
+        exec("import math\nimport numpy as np\nimport torch\nfrom puffer_learn.policies import *\n"
+             + source, namespace)
+        name = re.search(r"^(?:def|class) (\w+)", source, re.M).group(1)
         return namespace[name]
 
     def stub(self):

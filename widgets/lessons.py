@@ -217,73 +217,196 @@ lesson1 = SimpleNamespace(
 
 
 # ---- Lesson 5: C inference ---------------------------------------------------------
-def _check_linear(fn):
+# The student's C, compiled by puffer_learn.student_c (gcc + AddressSanitizer,
+# every call in a child process): compile errors show the line, crashes are caught.
+LAYER_DECLS = ("void linear(const float* W, const float* b, const float* x, float* y, int n_in, int n_out);\n"
+               "void relu(float* x, int n);")
+FORWARD_DECL = ("void forward(const float* w, const float* obs, float* logits, float* value, "
+                "int obs_size, int hidden, int num_actions);")
+INPUT_DECL = "void policy_input(const void* env_obs, int agent, int obs_size, float* out);"
+
+
+def c_layers(code):
+    from puffer_learn.student_c import compile_c
+
+    return compile_c(code, LAYER_DECLS, "layers.c")
+
+
+def per_layer_errors(code, seed=0):
+    """Max |C - torch| of the student's linear and relu on random inputs, per layer shape."""
     import torch
 
-    torch.manual_seed(0)
-    for n_in, n_out in ((27, 64), (5, 3), (64, 8)):
+    lib = c_layers(code)
+    torch.manual_seed(seed)
+    calls, want, names = [], [], []
+    for n_in, n_out in ((27, 64), (64, 64), (64, 8), (5, 3)):
         layer = torch.nn.Linear(n_in, n_out)
         x = torch.randn(n_in)
-        want = layer(x).detach().numpy()
-        try:
-            got = np.asarray(fn(layer.weight.detach().numpy(), layer.bias.detach().numpy(), x.numpy()))
-        except ValueError as error:
-            return False, (f"for a {n_in}->{n_out} layer the shapes do not fit ({error}): mind the "
-                           f"[out, in] layout of W")
-        if got.shape != want.shape:
-            return False, (f"for a {n_in}->{n_out} layer you returned shape {got.shape}, expected "
-                           f"{want.shape}: mind the [out, in] layout of W")
-        W, b = layer.weight.detach().numpy(), layer.bias.detach().numpy()
-        if np.abs(got - W @ x.numpy()).max() < 1e-5 or np.abs(got - (W @ x.numpy() - b)).max() < 1e-5:
-            return False, f"a {n_in}->{n_out} layer: the bias is missing or has the wrong sign"
-        if np.abs(got - want).max() > 1e-5:
-            return False, (f"a {n_in}->{n_out} layer differs from torch by {np.abs(got - want).max():.3g}: "
-                           f"mind the [out, in] layout and the bias")
-    return True, "matches torch.nn.Linear to 1e-5"
+        W, b = layer.weight.detach().numpy().copy(), layer.bias.detach().numpy().copy()
+        calls.append(("linear", [W, b, x.numpy().copy(), np.zeros(n_out, np.float32), n_in, n_out]))
+        want.append(layer(x).detach().numpy())
+        names.append(f"linear {n_in}->{n_out}")
+    x = np.array([-2.0, -0.5, 0.0, 0.25, 3.0, -1e-3], np.float32)
+    calls.append(("relu", [x.copy(), x.size]))
+    want.append(np.maximum(x, 0))
+    names.append("relu")
+    results = lib.call_many(calls)
+    errors = {}
+    for name, (_, arrays), w, (_, args) in zip(names, results, want, calls):
+        got = arrays[3] if name.startswith("linear") else arrays[0]
+        errors[name] = float(np.abs(got - w).max())
+    return errors, results, calls
 
 
-def _check_grid(fn):
-    for vision, cells in ((1, 9), (2, 25), (5, 121), (0, 1)):
-        got = fn(vision)
-        if got == (2 * vision) ** 2:
-            return False, (f"grid_obs_size({vision}) returned {got!r}: count the agent's own column and "
-                           f"row too")
-        if got != cells:
-            return False, (f"grid_obs_size({vision}) returned {got!r}; draw the square for vision "
-                           f"{vision}: it is as tall as it is wide")
-    return True, "vision 5 means 11 x 11 = 121 cells"
+def _check_layers(code):
+    errors, results, calls = per_layer_errors(code)
+    for (name, error), (_, arrays), (_, args) in zip(errors.items(), results, calls):
+        if error <= 1e-5:
+            continue
+        if name == "relu":
+            return False, (f"relu differs from torch by {error:.3g} on [-2, -0.5, 0, 0.25, 3, -0.001]: "
+                           f"negatives become 0, the rest stay, in place")
+        W, b, x, y = args[0], args[1], args[2], arrays[3]
+        if np.abs(y - W @ x).max() < 1e-5 or np.abs(y - (W @ x - b)).max() < 1e-5:
+            return False, f"{name}: the bias is missing or has the wrong sign"
+        if W.shape[0] == W.shape[1] and np.abs(y - (W.T @ x + b)).max() < 1e-5:
+            return False, f"{name}: you read W as [in][out]; torch stores it [out][in]: W[o * n_in + i]"
+        return False, (f"{name} differs from torch.nn.Linear by {error:.3g}: y[o] = b[o] + sum over i "
+                       f"of W[o * n_in + i] * x[i] (torch's [out][in] layout)")
+    return True, "every layer matches torch to 1e-5: " + ", ".join(f"{n} {e:.1e}" for n, e in errors.items())
 
 
-def _check_dtype(fn):
-    obs = np.array([[0, 1, 7, 200, 255]], np.uint8)
-    got = np.asarray(fn(obs))
-    if got.dtype == np.float32 and got.shape != obs.shape:
-        return False, (f"you returned shape {got.shape}: the bytes were reinterpreted as floats; "
-                       f"convert the values instead")
-    if got.dtype != np.float32:
-        return False, f"the network takes float32, you returned {got.dtype}"
-    if got.shape != obs.shape:
-        return False, f"keep the shape {obs.shape}, got {got.shape}"
-    if not np.array_equal(got, obs.astype(np.float32)):
-        return False, "the values changed: the network saw 0-255 during training, convert without rescaling"
-    return True, "convert the values, do not reinterpret the bytes"
+def c_forward(layers, forward):
+    from puffer_learn.student_c import compile_c
+
+    return compile_c(layers + "\n" + forward, LAYER_DECLS + "\n" + FORWARD_DECL, "policy.c")
+
+
+def flat_weights(policy):
+    """The tensors of a 2-layer MLP in the weight file's order, as one float32 array."""
+    from puffer_learn.export import policy_layout
+
+    _, tensors = policy_layout(policy)
+    return np.concatenate([t.detach().float().numpy().ravel() for t in tensors]).astype(np.float32)
+
+
+def network_errors(lib, policy, obs):
+    """Max |C - float64 torch| of logits and values over rows of obs."""
+    import copy
+
+    import torch
+
+    hidden, actions = policy.body[0].out_features, policy.actor.out_features
+    w = flat_weights(policy)
+    calls = [("forward", [w, np.ascontiguousarray(row, np.float32), np.zeros(actions, np.float32),
+                          np.zeros(1, np.float32), obs.shape[1], hidden, actions]) for row in obs]
+    results = lib.call_many(calls)
+    got_logits = np.stack([arrays[2] for _, arrays in results])
+    got_values = np.concatenate([arrays[3] for _, arrays in results])
+    with torch.no_grad():
+        logits, values, _ = copy.deepcopy(policy).double()(torch.from_numpy(np.asarray(obs, np.float64)))
+    return (float(np.abs(got_logits - logits.numpy()).max()), float(np.abs(got_values - values.numpy()).max()))
+
+
+def _check_forward(code, layers=None):
+    import torch
+
+    from puffer_learn.policies import MLP
+
+    if layers is None:
+        layers = solved_layers()
+    lib = c_forward(layers, code)
+    for obs_size, hidden, actions in ((27, 32, 8), (10, 16, 4)):
+        torch.manual_seed(obs_size)
+        policy = MLP(obs_size, actions, hidden_size=hidden, layers=2)
+        for p in policy.parameters():  # away from the init, so every layer matters
+            torch.nn.init.normal_(p, 0, 0.3)
+        obs = np.random.default_rng(obs_size).uniform(-1, 1, (6, obs_size)).astype(np.float32)
+        logit_error, value_error = network_errors(lib, policy, obs)
+        if value_error > 1e-4 and logit_error <= 1e-4:
+            return False, (f"a {obs_size}-{hidden}-{hidden} network: logits match, the value differs by "
+                           f"{value_error:.3g}: the critic is the last tensors (after the actor) and reads "
+                           f"the same hidden vector")
+        if logit_error > 1e-4:
+            return False, (f"a {obs_size}-{hidden}-{hidden} network: logits differ from float64 torch by "
+                           f"{logit_error:.3g}: per layer: body Linear, ReLU, Linear, ReLU, then the actor "
+                           f"(no ReLU); the weights are W1 b1 W2 b2 actor_W actor_b critic_W critic_b")
+    return True, "matches the float64 reference on two network sizes (to 1e-4)"
+
+
+def solved_layers():
+    return lesson5.layers.reference()
+
+
+def _check_input(code):
+    from puffer_learn.student_c import compile_c
+
+    lib = compile_c(code, INPUT_DECL, "input.c")
+    obs = np.random.default_rng(5).integers(0, 256, (8, 27), dtype=np.uint8)
+    calls = [("policy_input", [obs, agent, 27, np.zeros(27, np.float32)]) for agent in (0, 3, 7)]
+    for (_, arrays), (_, args) in zip(lib.call_many(calls), calls):
+        got, agent = arrays[1], args[1]
+        want = obs[agent].astype(np.float32)
+        if np.array_equal(got, want):
+            continue
+        if np.allclose(got, want / 255):
+            return False, f"agent {agent}: the values were rescaled to 0-1; the network saw 0-255 in training"
+        if np.array_equal(got, obs[0].astype(np.float32)):
+            return False, f"agent {agent}: you read agent 0's row: start at agent * obs_size"
+        return False, (f"agent {agent}: got {got[:4].tolist()}..., expected {want[:4].tolist()}...: each byte "
+                       f"is one observation value; convert it to float, do not reinterpret 4 bytes as a float")
+    return True, "each uint8 value converted to a float, for every agent's row"
+
+
+RESET_DECL = "void end_episodes(float* h, float* c, const uint8_t* ended, int agents, int hidden);"
+
+
+def _check_reset(code):
+    from puffer_learn.student_c import compile_c
+
+    lib = compile_c(code, RESET_DECL, "reset.c")
+    rng = np.random.default_rng(7)
+    agents, hidden = 6, 5
+    h, c = rng.normal(size=(2, agents, hidden)).astype(np.float32)
+    ended = np.array([0, 1, 0, 0, 1, 1], np.uint8)
+    (_, (h_after, c_after, _)), = lib.call_many([("end_episodes", [h.copy(), c.copy(), ended, agents, hidden])])
+    keep = ended == 0
+    for name, before, after in (("h", h, h_after), ("c", c, c_after)):
+        stale = [int(a) for a in np.flatnonzero(~keep) if np.any(after[a] != 0)]
+        if stale:
+            return False, (f"agent {stale[0]}'s episode ended but its memory {name} was kept: its next "
+                           f"episode starts from the last one's state (zero every number of h and c)")
+        changed = [int(a) for a in np.flatnonzero(keep) if not np.array_equal(after[a], before[a])]
+        if changed:
+            return False, (f"agent {changed[0]}'s episode goes on, but its memory {name} changed: "
+                           f"zero only the agents whose ended flag is 1")
+    return True, "ended agents start their next episode with zero memory; the others keep theirs"
 
 
 lesson5 = SimpleNamespace(
-    linear=Exercise("linear layer", _check_linear, [
-        "y[o] = sum over i of W[o, i] * x[i], plus b[o].",
-        "In numpy that is a matrix-vector product.",
-        "A matrix-vector product of W with x, then add b."],
-        number=1, lesson="05_c_inference.ipynb", cell="def linear"),
-    grid_obs_size=Exercise("grid observation size", _check_grid, [
-        "With vision v the agent sees v cells left, v right, and its own column.",
-        "The square is (2v + 1) cells wide and as tall."],
-        number=2, lesson="05_c_inference.ipynb", cell="def grid_obs_size"),
-    dtype=Exercise("uint8 observations", _check_dtype, [
-        "The bytes are fine; their type is not.",
-        "numpy's astype converts values; view reinterprets bytes.",
-        "Convert to float32 with astype."],
-        number=3, lesson="05_c_inference.ipynb", cell="def to_network_input"),
+    lstm_reset=Exercise("zero the memory of ended episodes", _check_reset, [
+        "An LSTM agent carries two vectors between steps, h and c, each [agents][hidden].",
+        "For every agent a with ended[a] == 1, set all hidden numbers of its rows of h and c to 0.",
+        "Two loops: agents outside; inside, if ended, zero h[a * hidden + j] and c[a * hidden + j]."],
+        number=4, lesson="05_c_inference.ipynb", cell="END_EPISODES ="),
+    layers=Exercise("linear and relu in C", _check_layers, [
+        "torch stores a Linear's weight as [out][in], row by row: W[o * n_in + i].",
+        "linear: for every output o, start from b[o] and add W[o * n_in + i] * x[i] over i. relu: "
+        "replace each negative x[i] by 0, in place.",
+        "Two nested for loops in linear (outputs outside, inputs inside); one loop with an if in relu."],
+        number=1, lesson="05_c_inference.ipynb", cell="LAYERS ="),
+    forward=Exercise("the whole network in C", _check_forward, [
+        "w holds the tensors one after another: W1 [hidden][obs_size], b1, W2 [hidden][hidden], b2, "
+        "actor W [num_actions][hidden], actor b, critic W [1][hidden], critic b.",
+        "Keep a pointer into w and move it past each tensor as you use it; two float buffers of "
+        "hidden floats hold the activations.",
+        "linear + relu twice for the body, then linear into logits (no relu) and linear into value."],
+        number=2, lesson="05_c_inference.ipynb", cell="FORWARD ="),
+    obs_input=Exercise("uint8 observations", _check_input, [
+        "The env's buffer holds one byte per value: read it as const uint8_t*.",
+        "Agent a's row starts at byte a * obs_size.",
+        "out[i] = (float) of the byte at a * obs_size + i: a conversion, not a reinterpretation."],
+        number=3, lesson="05_c_inference.ipynb", cell="POLICY_INPUT ="),
 )
 
 
@@ -318,7 +441,49 @@ def _check_cooldown(fn):
     return True, "timers in ticks mean the same game at any simulation speed"
 
 
+def assemble_asteroids(object_row):
+    """asteroids.h with the normalized object row (section object_row) replaced by yours."""
+    source = _read("asteroids/asteroids.h")
+    begin, end = _section_span(source, "object_row", "envs/asteroids/asteroids.h")
+    return source[:begin] + object_row.strip("\n") + "\n" + source[end:]
+
+
+OBJECT_FEATURES = ("dx", "dy", "distance", "vx", "vy", "size", "kind")
+# obs index -> "object K name" for the 16 objects after the 2 self features
+OBJECT_FEATURE_NAMES = {2 + 7 * k + j: f"object {k} {name}" for k in range(16)
+                        for j, name in enumerate(OBJECT_FEATURES)}
+ROW_ADVICE = {"dx": "the offset the short way round the wrap (wrap_delta), times inv",
+              "dy": "the offset the short way round the wrap (wrap_delta), times inv",
+              "distance": "the square root of env->dist2[env->order[k]], times inv",
+              "vx": "the velocity times inv_v (1 / max speed)",
+              "vy": "the velocity times inv_v (1 / max speed)",
+              "size": "the radius divided by the largest rock radius, ROCK_MAX_R",
+              "kind": "the kind as a float: +1 gem, -1 rock"}
+
+
+def _check_object_row(code):
+    from puffer_learn.widgets.exercises import compare_envs
+
+    if code.count("*o++") != 7:
+        return False, (f"one object row is 7 numbers (dx, dy, distance, vx, vy, size, kind): your "
+                       f"code writes {code.count('*o++')} with *o++")
+    ok, message = compare_envs(assemble_asteroids(code), "asteroids", seeds=(1, 2), steps=200,
+                               feature_names=OBJECT_FEATURE_NAMES, entity_order="unsorted")
+    if not ok:
+        for name, advice in ROW_ADVICE.items():
+            if f" {name})" in message:
+                return False, f"{message}: {name} should be {advice}"
+    return ok, message
+
+
 lesson2 = SimpleNamespace(
+    object_row=Exercise("a normalized object row", _check_object_row, [
+        "Seven numbers, in this order: dx, dy, distance, vx, vy, size, kind; write each with *o++ = ...;",
+        "Offsets go the short way round the wrapped arena: wrap_delta(ob->x - s->x, size), then times "
+        "inv (2 / arena size). The distance is already computed: env->dist2[env->order[k]] is its square.",
+        "Velocities times inv_v (1 / max speed); the size is ob->radius / ROCK_MAX_R; the kind is "
+        "(float)ob->kind."],
+        number=2, lesson="02_observation_normalization.ipynb", cell="OBJECT_ROW ="),
     relative=Exercise("relative position", _check_relative, [
         "Start with obj - ship; in a wrapped arena the other way round can be shorter.",
         "If the offset is more than half the arena, subtract the arena size (or add it if below "
@@ -329,7 +494,7 @@ lesson2 = SimpleNamespace(
         "ticks = seconds x ticks per second.",
         "Round to a whole number of ticks, and never below 1.",
         "round() to the nearest tick, and max() with 1."],
-        number=2, lesson="02_observation_normalization.ipynb", cell="def cooldown_ticks"),
+        number=3, lesson="02_observation_normalization.ipynb", cell="def cooldown_ticks"),
 )
 
 
@@ -348,30 +513,58 @@ def _check_nearest_first(fn):
     return True, "slot 0 is now always the nearest object"
 
 
-def _check_encode(fn):
+def _check_forward(cls):
+    """cls: a subclass of EntityPolicy with the student's forward(). Same
+    weights as the package's EntityPolicy, so the outputs must match."""
     import torch
 
-    torch.manual_seed(1)
-    layer = torch.nn.Linear(7, 16)
-    objects = torch.randn(10, 7)
-    want = torch.relu(layer(objects)).amax(0).detach().numpy()
-    W, b = layer.weight.detach().numpy(), layer.bias.detach().numpy()
-    got = np.asarray(fn(objects.numpy(), W, b))
-    if got.shape != want.shape:
-        return False, f"one pooled vector of {want.shape[0]} numbers expected, got shape {got.shape}"
-    shuffled = np.asarray(fn(objects.numpy()[::-1].copy(), W, b))
-    if not np.allclose(got, shuffled, atol=1e-5):
-        return False, "reversing the objects changed your output: pool over objects, not features"
-    if not np.allclose(got, want, atol=1e-5):
-        pre = objects.numpy() @ W.T
-        if np.allclose(got, (pre + b).max(0), atol=1e-5):
-            return False, "negative values came through: apply the ReLU before pooling"
-        if np.allclose(got, np.maximum(pre - b, 0).max(0), atol=1e-5):
-            return False, "the bias has the wrong sign: the layer is objects @ W.T plus b"
-        if np.allclose(got, np.maximum(pre + b, 0).mean(0), atol=1e-5):
-            return False, "a mean pool: this encoder pools with the max over objects"
-        return False, "close, but not the shared layer + ReLU + max over objects"
-    return True, "one shared layer, max-pooled: the order of objects no longer matters"
+    from puffer_learn.policies import EntityPolicy
+
+    if not (isinstance(cls, type) and issubclass(cls, EntityPolicy)):
+        return False, f"pass the class itself (MyEntityPolicy), got {cls!r}"
+    # Two layouts, so sizes cannot be hard-coded: asteroids' own and a small one.
+    for layout, hidden, entity_hidden in (((2, 16, 7), 64, 32), ((3, 5, 4), 16, 8)):
+        self_size, n, f = layout
+        obs_size = self_size + n * f
+        torch.manual_seed(1)
+        mine = cls(obs_size, 9, layout, hidden_size=hidden, layers=2, entity_hidden=entity_hidden)
+        ref = EntityPolicy(obs_size, 9, layout, hidden_size=hidden, layers=2, entity_hidden=entity_hidden)
+        ref.load_state_dict(mine.state_dict())
+        with torch.no_grad():
+            mine.actor.weight.normal_()  # a non-trivial head, so differences show
+            ref.actor.weight.copy_(mine.actor.weight)
+            obs = torch.randn(32, obs_size)
+            try:
+                logits, value, _ = mine(obs)
+            except NotImplementedError:
+                raise  # the untouched stub: "not attempted"
+            except RuntimeError as error:
+                return False, (f"layout {layout}: running your forward failed ({str(error).splitlines()[0]}): "
+                               f"the body reads [batch, self_size + entity_hidden] = [32, "
+                               f"{self_size + entity_hidden}]: the self features next to the pooled vector")
+            want_logits, want_value, _ = ref(obs)
+            if logits.shape != want_logits.shape or value.shape != want_value.shape:
+                return False, (f"layout {layout}: logits {tuple(logits.shape)} and value {tuple(value.shape)}, "
+                               f"expected {tuple(want_logits.shape)} and {tuple(want_value.shape)}")
+            perm = torch.randperm(n)
+            objects = obs[:, self_size:].reshape(-1, n, f)
+            shuffled = torch.cat([obs[:, :self_size], objects[:, perm].reshape(len(obs), -1)], 1)
+            if (mine(shuffled)[0] - logits).abs().max() > 1e-5:
+                return False, (f"layout {layout}: shuffling the objects changed your logits: encode each "
+                               f"object (reshape to [batch, {n}, {f}]) and pool over the objects axis")
+            if (mine(obs[:1])[0] - logits[:1]).abs().max() > 1e-5:
+                return False, f"layout {layout}: one observation alone gives other logits than in a batch: pool over objects, not over the batch"
+            pooled = ref.entity(objects)
+            mean_logits = ref.actor(ref.body(torch.cat([obs[:, :self_size], pooled.mean(1)], 1)))
+            sum_logits = ref.actor(ref.body(torch.cat([obs[:, :self_size], pooled.sum(1)], 1)))
+            if (logits - mean_logits).abs().max() < 1e-5 or (logits - sum_logits).abs().max() < 1e-5:
+                return False, f"layout {layout}: order-free, but a mean or sum pool: this encoder keeps the max over objects"
+            gap = (logits - want_logits).abs().max().item()
+            if gap > 1e-5 or (value - want_value).abs().max() > 1e-5:
+                return False, (f"layout {layout}: order-free, but your logits differ from the package's "
+                               f"EntityPolicy by {gap:.3g} with the same weights: use self.entity on the "
+                               f"objects, the max over objects, and the self features first in the concatenation")
+    return True, "order-free, and the same outputs as the package's EntityPolicy on two layouts"
 
 
 lesson3 = SimpleNamespace(
@@ -379,12 +572,14 @@ lesson3 = SimpleNamespace(
         "Compute each object's distance from its (dx, dy) offset.",
         "np.argsort gives the indices that would sort an array.",
         "np.hypot gives the distances; argsort them with kind='stable' so ties keep their order."],
-        number=1, lesson="03_sorting_vs_entity.ipynb", cell="def nearest_first"),
-    encode=Exercise("entity encoder", _check_encode, [
-        "Apply the same layer to every object: objects @ W.T + b gives [objects, hidden].",
-        "Then ReLU, then the max over the objects axis (axis 0).",
-        "ReLU is np.maximum with 0; the pool is .max over axis 0."],
-        number=2, lesson="03_sorting_vs_entity.ipynb", cell="def encode"),
+        number=2, lesson="03_sorting_vs_entity.ipynb", cell="def nearest_first"),
+    forward=Exercise("entity encoder forward", _check_forward, [
+        "The objects are obs[:, self_size:]; view them as [batch, num_entities, entity_size].",
+        "self.entity runs on the last axis, so it encodes every object with the same weights; then "
+        "take the max over the objects axis (dim=1).",
+        "torch.cat the self features (obs[:, :self_size]) and the pooled vector along dim=1, run "
+        "self.body on that, and the heads on its output."],
+        number=1, lesson="03_sorting_vs_entity.ipynb", cell="class MyEntityPolicy"),
 )
 
 

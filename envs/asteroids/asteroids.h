@@ -16,6 +16,11 @@
 //                                round the wrapped arena) / half the arena
 //                                size (the farthest anything can be), the
 //                                distance, velocities / max speed, sizes.
+//                  Lesson 2 also changes one thing at a time, between them:
+//                  "relative":   raw, but positions relative to the ship and
+//                                the distance (still pixels, pixels/s, ticks);
+//                  "scaled":     raw, but every number scaled to [-1, 1];
+//                  "relative_scaled": both; "normalized" adds the size.
 //   entity_order = "unsorted":   objects in slot (spawn) order;
 //                  "sorted":     nearest object first.
 //
@@ -34,12 +39,13 @@ typedef struct Log {
 } Log;
 
 // [CONTRACT] Named choices for int settings: make(..., obs_mode="raw").
-enum { OBS_MODE_RAW = 0, OBS_MODE_NORMALIZED = 1 };
+enum { OBS_MODE_RAW = 0, OBS_MODE_NORMALIZED = 1, OBS_MODE_RELATIVE = 2, OBS_MODE_SCALED = 3,
+       OBS_MODE_RELATIVE_SCALED = 4 };
 enum { ENTITY_ORDER_UNSORTED = 0, ENTITY_ORDER_SORTED = 1 };
 
 // [CONTRACT] Settings, filled by Python from make("asteroids", key=value).
 typedef struct Config {
-    int obs_mode;         // OBS_MODE_RAW or OBS_MODE_NORMALIZED
+    int obs_mode;         // OBS_MODE_RAW, OBS_MODE_NORMALIZED (or a step between them)
     int entity_order;     // ENTITY_ORDER_UNSORTED or ENTITY_ORDER_SORTED
     int num_gems;
     int num_rocks;
@@ -65,6 +71,7 @@ typedef struct Config {
 #define RAW_SELF_EXTRA 2  // ...and raw mode adds its absolute x, y
 #define RAW_FEATURES 5    // per object: x, y, vx, vy, kind
 #define NORM_FEATURES 7   // per object: dx, dy, distance, vx, vy, size, kind
+#define REL_FEATURES 6    // per object: dx, dy, distance, vx, vy, kind (no size)
 
 // [DESIGN] Positions in pixels, (0, 0) = top-left; velocities in pixels/s.
 typedef struct Object { float x, y, vx, vy, radius; int kind; } Object;
@@ -95,7 +102,7 @@ static void env_defaults(Config* c) {
 
 // [CONTRACT] Refuse settings that cannot work, with a message for the user.
 static int env_check(const Config* c, char* err, int n) {
-    if (c->obs_mode != OBS_MODE_RAW && c->obs_mode != OBS_MODE_NORMALIZED) { snprintf(err, n, "obs_mode must be 'raw' or 'normalized', got %d", c->obs_mode); return 1; }
+    if (c->obs_mode < OBS_MODE_RAW || c->obs_mode > OBS_MODE_RELATIVE_SCALED) { snprintf(err, n, "obs_mode must be 'raw', 'relative', 'scaled', 'relative_scaled' or 'normalized', got %d", c->obs_mode); return 1; }
     if (c->entity_order != ENTITY_ORDER_UNSORTED && c->entity_order != ENTITY_ORDER_SORTED) { snprintf(err, n, "entity_order must be 'unsorted' or 'sorted', got %d", c->entity_order); return 1; }
     if (c->num_gems < 1 || c->num_rocks < 0 || num_objects(c) > 64) { snprintf(err, n, "need num_gems >= 1, num_rocks >= 0 and at most 64 objects, got %d gems, %d rocks", c->num_gems, c->num_rocks); return 1; }
     if (c->episode_ticks < 1) { snprintf(err, n, "episode_ticks must be >= 1, got %d", c->episode_ticks); return 1; }
@@ -111,12 +118,16 @@ static int env_check(const Config* c, char* err, int n) {
 // can split it. Raw mode has 2 more self features (the ship's absolute x, y:
 // without them absolute object positions mean nothing) and 2 fewer object
 // features (no size, no distance).
+static int is_relative(const Config* c) { return c->obs_mode != OBS_MODE_RAW && c->obs_mode != OBS_MODE_SCALED; }
+static int is_scaled(const Config* c) { return c->obs_mode != OBS_MODE_RAW && c->obs_mode != OBS_MODE_RELATIVE; }
+
 static void env_spaces(const Config* c, Spaces* s) {
     int raw = c->obs_mode == OBS_MODE_RAW;
+    int absolute = !is_relative(c);  // raw and scaled observe the ship's own x, y
     s->num_agents = 1;
     s->num_entities = num_objects(c);
-    s->entity_size = raw ? RAW_FEATURES : NORM_FEATURES;
-    s->obs_size = SELF_FEATURES + (raw ? RAW_SELF_EXTRA : 0) + s->num_entities * s->entity_size;
+    s->entity_size = absolute ? RAW_FEATURES : c->obs_mode == OBS_MODE_NORMALIZED ? NORM_FEATURES : REL_FEATURES;
+    s->obs_size = SELF_FEATURES + (absolute ? RAW_SELF_EXTRA : 0) + s->num_entities * s->entity_size;
     s->num_actions = 9;
     s->render_width = c->arena_size;
     s->render_height = c->arena_size;
@@ -126,6 +137,10 @@ static void env_spaces(const Config* c, Spaces* s) {
     float biggest = fmaxf(c->arena_size, fmaxf(c->episode_ticks, c->stun_ticks));
     s->obs_low = raw ? -c->max_speed : -1.0f;
     s->obs_high = raw ? fmaxf(biggest, c->max_speed) : 1.4143f;
+    if (c->obs_mode == OBS_MODE_RELATIVE) {  // offsets to +-size/2, distances to size/sqrt(2)
+        s->obs_low = -fmaxf(0.5f * c->arena_size, c->max_speed);
+        s->obs_high = fmaxf(0.7072f * c->arena_size, fmaxf(biggest, c->max_speed));
+    }
 }
 
 // [CONTRACT] Allocate per-env state.
@@ -196,12 +211,40 @@ static void write_observations(Env* env) {
         }
         return;
     }
+    if (env->cfg.obs_mode != OBS_MODE_NORMALIZED) {
+        // The steps between raw and normalized, one change at a time
+        // (lesson 2): relative positions and the distance, and/or scaling.
+        int scaled = is_scaled(&env->cfg);
+        float inv = scaled ? 2.0f / size : 1.0f, inv_v = scaled ? 1.0f / env->cfg.max_speed : 1.0f;
+        if (!is_relative(&env->cfg)) {   // scaled: absolute positions in [-1, 1]
+            *o++ = s->x * inv - 1.0f;
+            *o++ = s->y * inv - 1.0f;
+        }
+        *o++ = !scaled ? (float)s->stun : env->cfg.stun_ticks > 0 ? (float)s->stun / env->cfg.stun_ticks : 0.0f;
+        *o++ = (float)(env->cfg.episode_ticks - env->tick) / (scaled ? env->cfg.episode_ticks : 1);
+        for (int k = 0; k < n; k++) {
+            Object* ob = &env->objects[env->order[k]];
+            if (is_relative(&env->cfg)) {
+                *o++ = wrap_delta(ob->x - s->x, size) * inv;
+                *o++ = wrap_delta(ob->y - s->y, size) * inv;
+                *o++ = sqrtf(env->dist2[env->order[k]]) * inv;
+            } else {
+                *o++ = ob->x * inv - 1.0f;
+                *o++ = ob->y * inv - 1.0f;
+            }
+            *o++ = ob->vx * inv_v;
+            *o++ = ob->vy * inv_v;
+            *o++ = (float)ob->kind;
+        }
+        return;
+    }
     // Normalized: relative to the ship, every number roughly in [-1, 1].
     float inv = 2.0f / size, inv_v = 1.0f / env->cfg.max_speed;
     *o++ = env->cfg.stun_ticks > 0 ? (float)s->stun / env->cfg.stun_ticks : 0.0f;
     *o++ = (float)(env->cfg.episode_ticks - env->tick) / env->cfg.episode_ticks;
     for (int k = 0; k < n; k++) {
         Object* ob = &env->objects[env->order[k]];
+        // --8<-- [start:object_row]
         *o++ = wrap_delta(ob->x - s->x, size) * inv;  // in [-1, 1]
         *o++ = wrap_delta(ob->y - s->y, size) * inv;
         *o++ = sqrtf(env->dist2[env->order[k]]) * inv; // in [0, 1.42]: "how near" in one number
@@ -209,6 +252,7 @@ static void write_observations(Env* env) {
         *o++ = ob->vy * inv_v;
         *o++ = ob->radius / ROCK_MAX_R;               // in (0, 1]
         *o++ = (float)ob->kind;                       // +1 gem, -1 rock
+        // --8<-- [end:object_row]
     }
 }
 
