@@ -37,7 +37,7 @@ import cffi
 import puffer_learn.envs
 
 ENVS_DIR = Path(puffer_learn.envs.__file__).parent
-SHARED_HEADERS = ["puffer_env.h", "vec_binding.h", "raylib.h"]
+SHARED_HEADERS = ["puffer_env.h", "vec_binding.h", "raylib.h", "raylib_colors.h"]
 # -g costs no speed; it lets a crash report name the env's file:line.
 FAST_FLAGS = ["-O3", "-g", "-fno-math-errno"]
 SMOKE_FLAGS = ["-O1", "-g", "-fsanitize=address", "-fno-omit-frame-pointer"]
