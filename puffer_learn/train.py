@@ -331,7 +331,7 @@ def train(env, seed=1, *, out="runs", resume=None, callback=None, stop=None,
                     pg_loss, approx_kl, clip_fraction = part["policy_loss"](
                         new_logprobs, logprobs_buf[:, idx].reshape(-1), mb_advantages, cfg["clip_coef"])
                     v_loss = part["value_loss"](new_values, values_buf[:, idx].reshape(-1),
-                                        returns[:, idx].reshape(-1), cfg["value_clip"])
+                                                returns[:, idx].reshape(-1), cfg["value_clip"])
                     ent = part["entropy"](logits)
                     loss = pg_loss + cfg["value_coef"] * v_loss - cfg["entropy_coef"] * ent
                     check_finite([("loss", loss)], f"update {update}: the {{}} became {loss.item()} "
