@@ -954,8 +954,8 @@ def _check_explained_variance(fn):
 BROKEN_RUNS = {"run A": "value loss off", "run B": "learning rate x10", "run C": "advantages not normalized"}
 CAUSES = ("learning rate x10", "advantages not normalized", "value loss off")
 EVIDENCE = {  # what each cause does to the logged numbers (shown for a wrong match)
-    "learning rate x10": "a 10x learning rate moves the policy MORE per update: approx_kl and clip_fraction "
-                         "well above the healthy run's",
+    "learning rate x10": "a 10x learning rate makes the FIRST update (the same rollout for every run) move "
+                         "the policy MORE: approx_kl above the healthy run's, clip_fraction several times it",
     "advantages not normalized": "raw (unnormalized) advantages move the policy LESS per update here: "
                                  "approx_kl far below the healthy run's, clip_fraction ~0, entropy stays near "
                                  "log(8)",
