@@ -463,3 +463,25 @@ def test_unfinished_episode_log_names_the_likely_cause():
     message = str(stopped.value)
     print("\n" + message)
     assert message.startswith("finish exercise 3 (episode log) first: your env never reports a finished episode")
+
+
+def test_lesson8_shows_the_trainers_own_lines_and_hides_one_bug_in_the_mystery_parts():
+    """Lesson 8 shows train()'s Rollout / Learn / Metrics sections from train.py
+    itself (so they follow any change there), and its mystery trainer differs
+    from the package's in the value loss alone."""
+    import puffer_learn.train  # noqa: F401
+    from puffer_learn.train import PARTS
+
+    ex = L.lesson8
+    learn, rollout, metrics = (ex.trainer_section(name) for name in ("Learn", "Rollout", "Metrics"))
+    for name in PARTS:
+        if name != "explained_variance":
+            assert f'part["{name}"]' in learn, name
+    assert 'part["explained_variance"]' in metrics and "callback(m)" in metrics
+    assert "vec.step()" in rollout and "# ---- Learn" not in rollout
+    assert "except KeyboardInterrupt" not in metrics  # stops where its block ends
+    with pytest.raises(LookupError, match="no section"):
+        ex.trainer_section("Nope")
+    assert max(ex.max_differences(PARTS, seed=3).values()) == 0
+    gaps = ex.max_differences(ex.mystery_parts(), seed=3)
+    assert gaps.pop("value_loss") > 0.1 and max(gaps.values()) == 0

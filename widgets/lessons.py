@@ -627,13 +627,14 @@ LESSON8 = "08_ppo_inside.ipynb"
 
 def trainer_section(name):
     """The lines of train() under its `# ---- NAME ----` header, up to the next
-    header (Rollout, Learn, Metrics): shown from puffer_learn/train.py itself."""
+    header or the end of its block (Rollout, Learn, Metrics): shown from
+    puffer_learn/train.py itself, so the lesson never holds a stale copy."""
     import inspect
     import sys
 
     import puffer_learn.train  # noqa: F401 (the name puffer_learn.train is the function)
 
-    lines = inspect.getsource(sys.modules["puffer_learn.train"].train).splitlines()
+    lines = inspect.getsource(sys.modules["puffer_learn.train"]).splitlines()
     starts = [k for k, line in enumerate(lines) if re.match(rf"\s*# ---- {re.escape(name)}\b", line)]
     if not starts:
         raise LookupError(f"train() has no section '# ---- {name} ----'")
