@@ -238,14 +238,26 @@ class FrameStack(Policy):
         return (past[rows], self.inner.state_rows(inner_state, rows))
 
     def forward_sequence(self, obs, state, ended):
-        """Replays [T, B, obs_size] step by step, zeroing stacks at episode ends."""
-        logits, values = [], []
-        for t in range(obs.shape[0]):
-            step_logits, step_value, state = self(obs[t], state)
-            state = self.mask_state(state, ended[t])
-            logits.append(step_logits)
-            values.append(step_value)
-        return torch.stack(logits), torch.stack(values), state
+        """Replays a segment [T, B, obs_size]: builds all T stacks at once
+        (the same ones stepping forward() with mask_state gives), then runs
+        the inner policy on them in one call."""
+        past, inner_state = state
+        steps, batch, n = obs.shape
+        k = self.k
+        # frames[i] is step i - (k - 1): the k - 1 carried in, then the segment's own
+        frames = torch.cat([past.reshape(batch, k - 1, n).transpose(0, 1), obs])
+        # ends_before[t] = episode ends at steps 0 .. t-1 of this segment
+        ends_before = torch.cat([torch.zeros_like(ended[:1]), ended.cumsum(0)]).to(obs.dtype)
+        slots = []
+        for j in range(k):  # slot j of step t holds step t + j - (k - 1) ...
+            first = (torch.arange(steps, device=obs.device) + j - (k - 1)).clamp(min=0)
+            # ... unless an episode ended between that step and step t
+            keep = (ends_before[:steps] == ends_before[first]).to(obs.dtype)
+            slots.append(frames[j:j + steps] * keep.unsqueeze(-1))
+        stacked = torch.cat(slots, dim=-1)  # [T, B, k * obs_size]
+        logits, values, inner_state = self.inner.forward_sequence(stacked, inner_state, ended)
+        last_past = stacked[-1, :, n:] * (1.0 - ended[-1].to(obs.dtype)).unsqueeze(-1)
+        return logits, values, (last_past, inner_state)
 
 
 class ObsNorm(nn.Module):

@@ -43,15 +43,22 @@ def test_forward_sequence_is_stepping_with_the_same_resets(inner):
     stack = FrameStack(inner(4 * 3, 5, hidden_size=8), obs_size=3, k=4)
     T, B = 6, 4
     obs, ended = torch.randn(T, B, 3), torch.zeros(T, B)
-    ended[1, 0] = ended[3, 2] = 1
-    start = stack.mask_state(stack.initial_state(B), torch.zeros(B))
-    logits, values, _ = stack.forward_sequence(obs, start, ended)
+    ended[1, 0] = ended[3, 2] = ended[0, 1] = ended[T - 1, 3] = 1
+    # carried in from a previous segment: frames, and the inner policy's memory
+    inner_start = stack.inner.initial_state(B)
+    if inner_start is not None:
+        inner_start = tuple(torch.randn_like(s) for s in inner_start)
+    start = (torch.randn(B, 3 * 3), inner_start)
+    logits, values, end = stack.forward_sequence(obs, start, ended)
     state = start
     for t in range(T):
         step_logits, step_values, state = stack(obs[t], state)
-        assert torch.allclose(step_logits, logits[t], atol=1e-6)
+        assert torch.allclose(step_logits, logits[t], atol=1e-6), f"step {t}"
         assert torch.allclose(step_values, values[t], atol=1e-6)
         state = stack.mask_state(state, ended[t])
+    assert torch.equal(end[0], state[0])  # the frames carried into the next segment
+    if inner_start is not None:
+        assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(end[1], state[1]))
     rows = stack.state_rows(state, torch.tensor([1, 3]))
     assert rows[0].shape == (2, 9)
 
