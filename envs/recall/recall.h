@@ -43,7 +43,7 @@ typedef struct Env {
 
 // [CONTRACT] Default settings.
 static void env_defaults(Config* c) {
-    *c = (Config){.num_cues = 4, .delay = 8};
+    *c = (Config){.num_cues = 4, .delay = 7};
 }
 
 // [CONTRACT] Refuse settings that cannot work, with a message for the user.
