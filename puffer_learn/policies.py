@@ -244,6 +244,8 @@ class FrameStack(Policy):
         past, inner_state = state
         steps, batch, n = obs.shape
         k = self.k
+        if hasattr(self, "obs_norm"):  # forward() gets this from add_obs_norm's hook on calls;
+            obs = self.obs_norm(obs)   # this replay is no call, so it normalizes itself
         # frames[i] is step i - (k - 1): the k - 1 carried in, then the segment's own
         frames = torch.cat([past.reshape(batch, k - 1, n).transpose(0, 1), obs])
         # ends_before[t] = episode ends at steps 0 .. t-1 of this segment

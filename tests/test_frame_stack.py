@@ -9,7 +9,7 @@ import torch
 import puffer_learn
 from puffer_learn.config import ConfigError, resolve_config
 from puffer_learn.export import WeightFileError, write_weights
-from puffer_learn.policies import MLP, FrameStack, LSTMPolicy
+from puffer_learn.policies import MLP, FrameStack, LSTMPolicy, add_obs_norm
 from puffer_learn.train import load_checkpoint, policy_from_checkpoint
 
 
@@ -37,10 +37,14 @@ def test_the_stack_shifts_in_the_newest_and_zeroes_at_episode_ends():
     assert seen[3][1].tolist() == [20, 0, 30, 0, 40, 0]          # row 1 went on: the last 3 steps
 
 
+@pytest.mark.parametrize("obs_norm", [False, True], ids=["plain", "obs_norm"])
 @pytest.mark.parametrize("inner", [MLP, LSTMPolicy])
-def test_forward_sequence_is_stepping_with_the_same_resets(inner):
+def test_forward_sequence_is_stepping_with_the_same_resets(inner, obs_norm):
     torch.manual_seed(0)
     stack = FrameStack(inner(4 * 3, 5, hidden_size=8), obs_size=3, k=4)
+    if obs_norm:  # as make_policy adds it: on the stack, normalizing each observation
+        add_obs_norm(stack, 3)
+        stack.obs_norm.update(torch.randn(50, 3) * 3 + 2)
     T, B = 6, 4
     obs, ended = torch.randn(T, B, 3), torch.zeros(T, B)
     ended[1, 0] = ended[3, 2] = ended[0, 1] = ended[T - 1, 3] = 1
@@ -73,10 +77,11 @@ def test_the_setting_is_range_checked():
 
 
 def test_training_evaluation_and_checkpoints_use_the_stack(tmp_path):
-    """A short run on recall with delay 2: its checkpoint rebuilds the stacked
+    """A short run on recall with delay 2 (and obs_norm, which normalizes each
+    observation before it joins the stack): its checkpoint rebuilds the stacked
     policy, evaluation gives the run's own final score, the learn step
     replays the rollout exactly (KL 0 on a single step) and export refuses it."""
-    run = puffer_learn.train("recall", seed=1, out=tmp_path, env_config={"delay": 2}, frame_stack=3,
+    run = puffer_learn.train("recall", seed=1, out=tmp_path, env_config={"delay": 2}, frame_stack=3, obs_norm=True,
                              policy_config={"name": "mlp", "hidden_size": 8}, total_timesteps=2 * 64 * 6,
                              num_envs=64, horizon=6, minibatches=1, update_epochs=1, eval_episodes=32)
     assert run["metrics"][0]["approx_kl"] == pytest.approx(0.0, abs=1e-6)  # replay = rollout
