@@ -80,7 +80,7 @@ def _value_loss(kind):
         if kind == "old values as target":
             return 0.5 * ((new_values - old_values) ** 2).mean()
         error = (new_values - returns) ** 2
-        if value_clip > 0 and kind != "clip ignored":
+        if (value_clip > 0 or kind == "always clip") and kind != "clip ignored":
             clipped = old_values + (new_values - old_values).clamp(-value_clip, value_clip)
             pick = torch.min if kind == "min" else torch.max
             error = pick(error, (clipped - returns) ** 2)
@@ -366,6 +366,7 @@ WRONG = {
         ("old values as the target", _value_loss("old values as target"), "the target is the return"),
         ("min of the clipped errors", _value_loss("min"), "larger"),
         ("value clip ignored", _value_loss("clip ignored"), "clipped error must count"),
+        ("clipped even at value_clip 0", _value_loss("always clip"), "no clipping"),
     ],
     ("lesson8", "entropy"): [
         ("log of softmax (underflow)", _entropy("log of softmax"), "log_softmax"),

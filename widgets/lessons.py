@@ -912,6 +912,9 @@ def _check_value_loss(fn):
                      (0.5 * (nd - old).pow(2).mean(), "the target is the return, not the rollout's old value"),
                      (0.5 * (nd - returns).abs().mean(), "square the error"),
                      ]
+            if clip == 0:
+                wrong.append((0.5 * torch.max(error, (old - returns) ** 2).mean(), "with value_clip = 0 "
+                              "there is no clipping: only the plain error counts"))
             if clip > 0:
                 wrong += [(0.5 * error.mean(), "with value_clip > 0 the clipped error must count too"),
                           (0.5 * torch.min(error, clipped_error).mean(), "with value clipping take the LARGER "
