@@ -176,15 +176,21 @@ def open_storage(storage):
         raise ConfigError(f"storage {storage!r} is not a valid database URL; use e.g. "
                           f"postgresql://USER:PASSWORD@HOST:5432/DB, sqlite:///FILE or a journal "
                           f"file path") from None
-    engine = {"connect_args": {"connect_timeout": 10}} if url.get_backend_name() == "postgresql" else {}
+    engine = {}
+    if url.get_backend_name() == "postgresql":
+        engine = {"connect_args": {"connect_timeout": 10}}  # an unreachable host fails in 10 s
+        if url.drivername == "postgresql":  # a plain URL: the driver we install (psycopg 3),
+            url = url.set(drivername="postgresql+psycopg")  # whatever SQLAlchemy's default
     try:
-        return optuna.storages.RDBStorage(storage, engine_kwargs=engine)
+        return optuna.storages.RDBStorage(url.render_as_string(hide_password=False),
+                                          engine_kwargs=engine)
     except (sqlalchemy.exc.NoSuchModuleError, ValueError) as e:
         raise ConfigError(f"storage {shown}: unknown database kind {url.drivername!r} ({e}); "
                           f"use postgresql://, mysql://, sqlite:/// or a journal file path") from None
-    except ModuleNotFoundError as e:
-        raise ConfigError(f"storage {shown}: the database driver {e.name!r} is not installed; "
-                          f"pip install 'puffer_learn[cluster]' (PostgreSQL)") from None
+    except ImportError as e:  # Optuna wraps the driver's ModuleNotFoundError
+        missing = getattr(e.__cause__, "name", None) or url.drivername
+        raise ConfigError(f"storage {shown}: the database driver {missing!r} is not installed; "
+                          f"pip install 'puffer_learn[cluster]' (PostgreSQL) or that driver") from None
     except sqlalchemy.exc.SQLAlchemyError as e:
         reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
         raise SweepError(f"storage {shown}: cannot reach the database ({reason}); start it, "
