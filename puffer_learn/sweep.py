@@ -306,13 +306,13 @@ def run_trial(study, trial, env, space, run_dir, seed, fixed):
         raise
 
 
-def load_study(storage, study_name, seed, trials, worker=0):
+def load_study(storage, study_name, seed, trials, worker=0, done=0):
     """The study (created if missing) with a seeded TPE sampler and a median pruner."""
     storage = open_storage(storage)
     study = optuna.create_study(study_name=study_name, storage=storage, direction="maximize",
                                 load_if_exists=True)
-    # Seeded, but not the same draws in every worker or on every rerun.
-    done = len(study.get_trials(deepcopy=False))
+    # Seeded, but not the same draws in every worker or on every rerun
+    # (done: the trials the study held when this sweep started).
     study.sampler = optuna.samplers.TPESampler(seed=seed + 1000 * worker + done,
                                                n_startup_trials=max(2, min(10, trials // 3)))
     # Prune a trial below the median of earlier trials at the same percent of
@@ -322,10 +322,10 @@ def load_study(storage, study_name, seed, trials, worker=0):
 
 
 def run_worker(env, storage, study_name, trials, quota, space, run_dir, seed, fixed, worker=0,
-               on_trial=None):
+               done=0, on_trial=None):
     """Runs trials until the study holds `trials` counted trials (or this worker
     has run `quota` of them)."""
-    study = load_study(storage, study_name, seed, trials, worker)
+    study = load_study(storage, study_name, seed, trials, worker, done)
     ran = 0
     while ran < quota:
         trial = study.ask()
@@ -394,6 +394,7 @@ def sweep(env, trials=20, *, storage=None, study=None, workers=1, budget=None, s
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     the_study = load_study(storage, study_name, seed, trials)
     release_dead_trials(the_study)
+    done = len(the_study.get_trials(deepcopy=False))
     remaining = trials - sum(counted(t) for t in the_study.get_trials(deepcopy=False))
     if remaining <= 0:
         return the_study
@@ -402,10 +403,10 @@ def sweep(env, trials=20, *, storage=None, study=None, workers=1, budget=None, s
     try:
         if workers == 1:
             run_worker(env, storage, study_name, trials, remaining, space, run_dir, seed, overrides,
-                       on_trial=display.update if display else None)
+                       done=done, on_trial=display.update if display else None)
         else:
             run_processes(env, storage, study_name, trials, remaining, space, run_dir, seed,
-                          overrides, workers, display)
+                          overrides, workers, display, done)
     except KeyboardInterrupt:
         raise SweepInterrupted(the_study) from None
     finally:
@@ -415,7 +416,7 @@ def sweep(env, trials=20, *, storage=None, study=None, workers=1, budget=None, s
 
 
 def run_processes(env, storage, study_name, trials, remaining, space, run_dir, seed, fixed,
-                  workers, display):
+                  workers, display, done):
     """K worker processes; the remaining trials are split between them up
     front, so together they run exactly that many."""
     ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch threads
@@ -426,7 +427,7 @@ def run_processes(env, storage, study_name, trials, remaining, space, run_dir, s
         if quota:
             p = ctx.Process(target=_worker_main, args=(errors, env, storage, study_name, trials,
                                                         quota, space, run_dir, seed, fixed),
-                            kwargs={"worker": w}, daemon=False)
+                            kwargs={"worker": w, "done": done}, daemon=False)
             p.start()
             procs.append(p)
     try:

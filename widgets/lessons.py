@@ -616,3 +616,38 @@ lesson4 = SimpleNamespace(
         "One step now spans k frames: the per-frame discount applies k times."],
         number=2, lesson="04_frame_skip.ipynb", cell="def gamma_per_step"),
 )
+
+
+# ---- Lesson 9: sweeps ----------------------------------------------------------------
+def _check_space(fn):
+    from puffer_learn.config import ConfigError
+    from puffer_learn.sweep import check_space
+
+    space = fn()
+    if not isinstance(space, dict):
+        return False, f"lesson_space() returned {type(space).__name__}: return a dict, one entry per setting"
+    try:
+        space = check_space(space)
+    except ConfigError as e:
+        return False, str(e)
+    if set(space) != {"learning_rate", "update_epochs"}:
+        return False, (f"the space sweeps {', '.join(sorted(space))}: sweep exactly learning_rate "
+                       f"and update_epochs, leave every other setting as it is")
+    lr, epochs = space["learning_rate"], space["update_epochs"]
+    if "choices" in lr or (lr["low"], lr["high"]) != (1e-3, 3e-2):
+        return False, "learning_rate: a range from 1e-3 to 3e-2 (low and high)"
+    if not lr["log"]:
+        return False, ("learning_rate spans a factor of 30: on a linear scale almost every draw "
+                       "lands above 1e-2; sample it on a log scale")
+    if "choices" in epochs or (epochs["low"], epochs["high"]) != (1, 4) or epochs["log"]:
+        return False, "update_epochs: a whole-number range from 1 to 4, on a linear scale"
+    return True, "a log-scale learning rate and a whole-number epoch count: the sweep can run"
+
+
+lesson9 = SimpleNamespace(
+    space=Exercise("a search space", _check_space, [
+        "Return a dict shaped like a [sweep] table: one entry per setting, each a dict.",
+        "A range is {'low': ..., 'high': ...}; add 'log': True where the setting spans orders of magnitude.",
+        "Whole-number settings take whole-number bounds (1, not 1.0)."],
+        number=1, lesson="09_sweep.ipynb", cell="def lesson_space"),
+)
