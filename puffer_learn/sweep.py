@@ -263,10 +263,12 @@ def run_trial(study, trial, env, space, run_dir, seed, fixed):
             if m["ratio"] is None:
                 return
             percent = min(100, int(100 * m["global_step"] / m["total_timesteps"]))
+            if percent <= reported[0]:
+                return
             for step in range(reported[0] + 1, percent + 1):
                 trial.report(m["ratio"], step)
-            reported[0] = max(reported[0], percent)
-            if trial.should_prune():
+            reported[0] = percent
+            if trial.should_prune():  # asks the storage: only when there is something new
                 stop_event[0] = True
 
         try:
@@ -381,6 +383,10 @@ def sweep(env, trials=20, *, storage=None, study=None, workers=1, budget=None, s
         space = load_space(env)
     else:
         space = check_space(space, load_env_config(env)["policy"].get("name", "mlp"))
+    both = sorted(set(space) & set(overrides))
+    if both:
+        raise ConfigError(f"{', '.join(both)}: both swept ([sweep]) and fixed (an argument); "
+                          f"drop one of the two")
     env_name = locate(env)[0]
     study_name = study or env_name
     run_dir = Path(out) / "sweeps" / study_name
@@ -388,7 +394,8 @@ def sweep(env, trials=20, *, storage=None, study=None, workers=1, budget=None, s
     if workers > 1 and "torch_threads" not in overrides:
         overrides["torch_threads"] = max(1, (os.cpu_count() or 1) // workers)  # no oversubscribing
     for key, value in overrides.items():  # fail on a bad fixed setting before any trial starts
-        check_train_value(key, value) if key in TRAIN_DEFAULTS else None
+        if key in TRAIN_DEFAULTS:
+            check_train_value(key, value)
     if env_config:
         overrides["env_config"] = dict(env_config)
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -109,6 +109,16 @@ def test_cli_bad_input(tmp_path, capsys):
     assert code == 2 and "--budget" in line
 
 
+def test_bad_arguments_fail_before_any_trial(tmp_path):
+    for kwargs, words in ((dict(learning_rate=1e-3), "learning_rate: both swept"),
+                          (dict(trials=0), "trials must be"), (dict(workers=1.5), "workers must be"),
+                          (dict(budget=0), "total_timesteps must be >= 1"),
+                          (dict(gamma=2.0), "gamma must be")):
+        with pytest.raises(ConfigError, match=words):
+            puffer_learn.sweep("target", **{"trials": 2, "space": SPACE, "out": tmp_path, **kwargs})
+    assert not (tmp_path / "sweeps").exists()  # nothing was created
+
+
 # ---- Trials: workers, divergence, Ctrl-C -------------------------------------------
 def test_two_workers_share_a_journal_file(tmp_path):
     study = puffer_learn.sweep("target", trials=4, workers=2, budget=4096, out=tmp_path, space=SPACE,
@@ -147,13 +157,14 @@ def run_cli(args, cwd, **kw):
 
 
 def test_ctrl_c_then_rerun_continues_the_study(tmp_path):
-    # ~2-3 s trials; Ctrl-C (SIGINT to the process group, as a terminal sends it)
-    # once the first trial has finished and the second is running.
-    args = ["sweep", "target", "--trials", "3", "--budget", "60000", "--quiet",
+    # ~2-3 s trials in two worker processes; Ctrl-C (SIGINT to the process group,
+    # as a terminal sends it) once a trial has finished and another is running.
+    # The rerun uses one worker (in-process), so both paths record and resume.
+    args = ["sweep", "target", "--trials", "4", "--budget", "60000", "--quiet",
             "--train.num_envs", "8", "--train.horizon", "16", "--train.eval_episodes", "10",
             "--train.torch_threads", "1"]
     journal = tmp_path / "runs" / "sweeps" / "target" / "journal.log"
-    proc = run_cli(args, tmp_path, start_new_session=True)
+    proc = run_cli(args + ["--workers", "2"], tmp_path, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline:
         time.sleep(0.3)
@@ -171,14 +182,15 @@ def test_ctrl_c_then_rerun_continues_the_study(tmp_path):
     assert not [t for t in study.get_trials() if t.state == TrialState.RUNNING]  # storage consistent
     interrupted = [t for t in study.get_trials() if not counted(t)]
     assert interrupted and all(t.user_attrs["interrupted"] for t in interrupted)
-    # The same command again finishes the study: 3 counted trials in all.
+    # The same command again finishes the study: 4 counted trials in all.
     proc = run_cli(args, tmp_path)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     summary = json.loads(out.splitlines()[-1])
-    assert summary["trials"] == 3 and summary["completed"] + summary["pruned"] == 3
+    assert summary["trials"] == 4 and summary["completed"] + summary["pruned"] == 4
     study = load(journal, "target")
-    assert len([t for t in study.get_trials() if counted(t)]) == 3
+    assert len([t for t in study.get_trials() if counted(t)]) == 4
+    assert not [t for t in study.get_trials() if t.state == TrialState.RUNNING]
 
 
 # ---- PostgreSQL: a real server, two workers ------------------------------------------
@@ -230,7 +242,7 @@ def test_two_workers_share_a_postgresql_study(postgres_url, tmp_path):
     study = puffer_learn.sweep("target", trials=4, workers=2, budget=4096, out=tmp_path, space=SPACE,
                                storage=postgres_url, study="pg", progress=False, **TINY)
     check_trials(load(postgres_url, "pg"), 4, workers=2)
-    print(f"PostgreSQL study: {[(t.number, t.state.name, round(t.value or 0, 3)) for t in study.trials]}")
+    print(f"PostgreSQL study: {[(t.number, t.state.name, round(t.value or 0, 3), round(t.duration.total_seconds(), 1)) for t in study.trials]}")
     # Another worker, as a second machine would start it: joins the study and tops it up to 6.
     proc = run_cli(["sweep", "target", "--trials", "6", "--storage", postgres_url, "--study", "pg",
                     "--budget", "4096", "--quiet", "--out", str(tmp_path), "--train.num_envs", "8",
