@@ -461,6 +461,11 @@ def run_processes(env, storage, study_name, trials, remaining, space, run_dir, s
     failed = []
     while not errors.empty():
         failed.append(errors.get())
+    if not failed and any(p.exitcode for p in procs):  # died before its error handler (at import)
+        codes = ", ".join(f"worker {w}: {p.exitcode}" for w, p in enumerate(procs) if p.exitcode)
+        failed.append(f"worker processes exited early ({codes}); a script that calls "
+                      f"puffer_learn.sweep(workers > 1) must do it under "
+                      f"`if __name__ == \"__main__\":` (each worker imports the script)")
     if failed:
         raise SweepError("; ".join(failed))
 

@@ -246,6 +246,21 @@ WRONG = {
         ("rescaled to 0-1", _INPUT.replace("(float)obs[i];", "obs[i] / 255.0f;"), "rescaled"),
         ("always agent 0", _INPUT.replace(" + agent * obs_size;", ";"), "agent 0's row"),
     ],
+    ("lesson7", "push_frame"): [
+        ("newest first", lambda s, o, new: np.concatenate(
+            [o[:, None], np.where(new[:, None, None], 0, s)[:, :-1]], axis=1), "last slot"),
+        ("never zeroed", lambda s, o, new: np.concatenate([s[:, 1:], o[:, None]], axis=1),
+         "previous episode"),
+        ("zeroes the rows that go on", lambda s, o, new: np.concatenate(
+            [np.where(~new[:, None, None], 0, s)[:, 1:], o[:, None]], axis=1), "rows that go on"),
+        ("zeroes after the push", lambda s, o, new: np.where(
+            new[:, None, None], 0, np.concatenate([s[:, 1:], o[:, None]], axis=1)), "last slot"),
+    ],
+    ("lesson7", "cue_in_stack"): [
+        ("one step too far", lambda delay, k: delay <= k, "count the steps"),
+        ("one step short", lambda delay, k: delay < k - 1, "count the steps"),
+        ("an int", lambda delay, k: int(delay <= k - 1), "return true or false"),
+    ],
     ("lesson9", "space"): [
         ("learning rate on a linear scale", lambda: {"learning_rate": {"low": 1e-3, "high": 3e-2},
                                                      "update_epochs": {"low": 1, "high": 4}}, "log scale"),
@@ -270,7 +285,7 @@ CASES = [(ns, name, *case) for (ns, name), cases in WRONG.items() for case in ca
 
 def exercises():
     return [(ns, name, getattr(getattr(L, ns), name)) for ns in ("lesson0", "lesson1", "lesson2", "lesson3",
-                                                                 "lesson4", "lesson5", "lesson9")
+                                                                 "lesson4", "lesson5", "lesson7", "lesson9")
             for name in vars(getattr(L, ns)) if hasattr(getattr(getattr(L, ns), name), "check")]
 
 
