@@ -88,8 +88,11 @@ def load_env_config(env):
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: not valid TOML ({e}); fix the file") from None
     for name, values in data.items():
+        if name == "sweep" and isinstance(values, dict):
+            continue  # the search space of `puffer-learn sweep`, read by sweep.py
         if name not in sections or not isinstance(values, dict):
-            raise ConfigError(f"{path}: unknown section [{name}]; sections are [train], [env], [policy]")
+            raise ConfigError(f"{path}: unknown section [{name}]; sections are [train], [env], "
+                              f"[policy] (and [sweep])")
         sections[name].update(values)
     return sections
 

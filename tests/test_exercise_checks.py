@@ -396,6 +396,23 @@ WRONG = {
         ("blames gae", "gae: no bootstrap", "mystery value_loss"),
         ("not a suspect", "the learning rate", "one of the suspects"),
     ],
+    ("lesson9", "space"): [
+        ("learning rate on a linear scale", lambda: {"learning_rate": {"low": 1e-3, "high": 3e-2},
+                                                     "update_epochs": {"low": 1, "high": 4}}, "log scale"),
+        ("float epochs", lambda: {"learning_rate": {"low": 1e-3, "high": 3e-2, "log": True},
+                                  "update_epochs": {"low": 1.0, "high": 4.0}}, "whole-number"),
+        ("a typo in the name", lambda: {"learnig_rate": {"low": 1e-3, "high": 3e-2, "log": True},
+                                        "update_epochs": {"low": 1, "high": 4}}, "unknown parameter"),
+        ("bounds swapped", lambda: {"learning_rate": {"low": 3e-2, "high": 1e-3, "log": True},
+                                    "update_epochs": {"low": 1, "high": 4}}, "empty range"),
+    ],
+    ("lesson9", "flags"): [
+        ("no train. prefix", lambda p: [x for k, v in p.items() for x in (f"--{k}", str(v))], "--train.KEY"),
+        ("numbers, not strings", lambda p: [x for k, v in p.items() for x in (f"--train.{k}", v)],
+         "list of strings"),
+        ("ints written as floats", lambda p: [x for k, v in p.items() for x in (f"--train.{k}", str(float(v)))],
+         "int stays an int"),
+    ],
 }
 
 CASES = [(ns, name, *case) for (ns, name), cases in WRONG.items() for case in cases]
@@ -403,7 +420,7 @@ CASES = [(ns, name, *case) for (ns, name), cases in WRONG.items() for case in ca
 
 def exercises():
     return [(ns, name, getattr(getattr(L, ns), name)) for ns in ("lesson0", "lesson1", "lesson2", "lesson3",
-                                                                 "lesson4", "lesson5", "lesson7", "lesson8")
+                                                                 "lesson4", "lesson5", "lesson7", "lesson8", "lesson9")
             for name in vars(getattr(L, ns)) if hasattr(getattr(getattr(L, ns), name), "check")]
 
 
