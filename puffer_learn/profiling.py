@@ -29,9 +29,10 @@ import numpy as np
 from puffer_learn.build import ENVS_DIR, CompileError, cache_dir, compiler, locate
 
 # -O2 as a real build, but -fno-inline: an inlined function has no line of its
-# own in a profile (its time would show up in its caller).
-PROFILE_FLAGS = ["-O2", "-fno-inline", "-g", "-pg", "-static", "-std=gnu11", "-DPL_CORE_ONLY",
-                 "-Wno-attributes"]
+# own in a profile (its time would show up in its caller). -fno-ipa-cp: no
+# ".constprop" clones, whose calls gprof credited to the wrong function.
+PROFILE_FLAGS = ["-O2", "-fno-inline", "-fno-ipa-cp", "-g", "-pg", "-static", "-std=gnu11",
+                 "-DPL_CORE_ONLY", "-Wno-attributes"]
 # The same program built as training runs the env (build.FAST_FLAGS), for timing.
 TIMING_FLAGS = ["-O3", "-g", "-fno-math-errno", "-std=gnu11", "-DPL_CORE_ONLY", "-Wno-attributes"]
 
