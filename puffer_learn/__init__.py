@@ -6,6 +6,7 @@
     obs, rewards, terminals, truncations, info = env.step(actions)
     frame = env.render(0)
     run = puffer_learn.train("target", seed=1)   # PPO; see puffer_learn/train.py
+    study = puffer_learn.sweep("target", trials=8, budget=500_000)  # Optuna; see sweep.py
 """
 import os
 
@@ -27,8 +28,9 @@ from puffer_learn.render import record_episode, save_gif  # noqa: E402
 from puffer_learn.config import SOLVED_RATIO, ConfigError  # noqa: E402
 from puffer_learn.evaluation import EpisodesNeverEnd  # noqa: E402
 from puffer_learn.train import TrainingDiverged, evaluate, train  # noqa: E402
+from puffer_learn.sweep import SweepError, SweepInterrupted, sweep  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["make", "VecEnv", "packaged_envs", "CompileError", "ContractError", "EnvCrashError",
            "record_episode", "save_gif", "train", "evaluate", "TrainingDiverged", "ConfigError",
-           "EpisodesNeverEnd", "SOLVED_RATIO"]
+           "EpisodesNeverEnd", "SOLVED_RATIO", "sweep", "SweepError", "SweepInterrupted"]

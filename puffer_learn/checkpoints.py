@@ -8,9 +8,9 @@ from pathlib import Path
 
 import torch
 
-from puffer_learn.config import policy_class
+from puffer_learn.config import policy_class, stacked_policy
 from puffer_learn.errors import nonfinite
-from puffer_learn.policies import POLICIES, add_obs_norm
+from puffer_learn.policies import POLICIES, FrameStack, add_obs_norm
 
 CHECKPOINT_FORMAT = "puffer_learn checkpoint"
 CHECKPOINT_KEYS = ["format", "version", "env", "seed", "config", "policy_class", "obs_size",
@@ -27,7 +27,7 @@ def save_checkpoint(path, env, seed, config, policy, optimizer, metrics, update,
     never leaves a broken checkpoint."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    cls = type(policy)
+    cls = type(policy.inner if isinstance(policy, FrameStack) else policy)  # config's frame_stack rebuilds the stack
     name = next((k for k, v in POLICIES.items() if v is cls), f"{cls.__module__}.{cls.__qualname__}")
     data = {"format": CHECKPOINT_FORMAT, "version": 1, "env": str(env), "seed": seed,
             "config": config, "policy_class": name, "obs_size": obs_size,
@@ -97,7 +97,8 @@ def policy_from_checkpoint(data, device="cpu", where=None):
     cls = policy_class(data["policy_class"])
     settings = {k: v for k, v in data["config"]["policy"].items() if k != "name"}
     try:
-        policy = cls(data["obs_size"], data["num_actions"], **settings)
+        policy = stacked_policy(cls, data["obs_size"], data["num_actions"], settings,
+                                data["config"]["train"].get("frame_stack", 1))
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{where}: its config cannot rebuild policy {data['policy_class']}: "
                               f"{e}") from None

@@ -256,6 +256,31 @@ def cmd_export(args, extra):
     print(json.dumps(result))
 
 
+def cmd_sweep(args, extra):
+    """An Optuna study over the env's [sweep] space; the last stdout line is
+    its summary (best value and params, trials completed/pruned/failed, wall time)."""
+    from puffer_learn.sweep import SweepInterrupted, summary, sweep
+
+    settings = parse_settings(extra)  # fixed settings of every trial
+    start = time.perf_counter()
+    try:
+        study = sweep(args.env, trials=args.trials, storage=args.storage, study=args.study,
+                      workers=args.workers, budget=args.budget, seed=args.seed, out=args.out,
+                      progress=not args.quiet, env_config=settings["env"],
+                      **settings["train"], **settings["policy"])
+    except SweepInterrupted as e:
+        print(f"\n{e}", file=sys.stderr)
+        print(json.dumps({"env": args.env, **summary(e.study, time.perf_counter() - start),
+                          "interrupted_now": True}))
+        sys.exit(130)  # the shell's code for Ctrl-C
+    result = {"env": args.env, **summary(study, time.perf_counter() - start)}
+    if result["best_value"] is not None:
+        print(f"\n{args.env}: best ratio {result['best_value']:.3f} (trial {result['best_trial']}) "
+              f"with {result['best_params']}; {result['completed']} completed, {result['pruned']} "
+              f"pruned, {result['failed']} failed in {result['wall_s']:.1f} s", file=sys.stderr)
+    print(json.dumps(result))
+
+
 def build_parser():
     parser = Parser(prog="puffer-learn", description=__doc__,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -293,6 +318,27 @@ def build_parser():
     train.add_argument("--resume", help="a checkpoint to continue from")
     train.add_argument("--quiet", action="store_true", help="no live dashboard")
     train.set_defaults(func=cmd_train, passes_extra=True, prints_json=True)
+
+    sweep = sub.add_parser("sweep", parents=[common],
+                           help="an Optuna hyperparameter study over the env's [sweep] table "
+                                "(fixed settings: --train.KEY VALUE, ...)",
+                           description="Runs an Optuna study (TPE sampler, median pruner) over the "
+                                       "search space in the env's train.toml [sweep] table; each "
+                                       "trial is a training run kept in OUT/sweeps/STUDY/trial-N/. "
+                                       "Rerun the same command to continue a study.")
+    sweep.add_argument("env")
+    sweep.add_argument("--trials", type=positive(int), required=True,
+                       help="the study's total number of trials (those already in it count)")
+    sweep.add_argument("--storage", help="a journal file path (default OUT/sweeps/STUDY/journal.log) "
+                                         "or a database URL such as postgresql://USER:PASS@HOST/DB")
+    sweep.add_argument("--study", help="the study's name (default: the env's name)")
+    sweep.add_argument("--workers", type=positive(int), default=1, help="local worker processes")
+    sweep.add_argument("--budget", type=positive(int), metavar="STEPS",
+                       help="agent steps per trial (default: the env's total_timesteps)")
+    sweep.add_argument("--seed", type=int, default=1, help="training seed of every trial")
+    sweep.add_argument("--out", default="runs", help="trials go to OUT/sweeps/STUDY/trial-N/")
+    sweep.add_argument("--quiet", action="store_true", help="no progress display")
+    sweep.set_defaults(func=cmd_sweep, passes_extra=True, prints_json=True)
 
     evaluate = sub.add_parser("eval", parents=[common],
                               help="score a checkpoint against the scripted baseline")

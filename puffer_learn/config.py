@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from puffer_learn.build import locate
-from puffer_learn.policies import POLICIES, add_obs_norm
+from puffer_learn.policies import POLICIES, FrameStack, add_obs_norm
 
 # A run is "solved" when its score reaches this share of the scripted baseline's.
 SOLVED_RATIO = 0.9
@@ -46,6 +46,7 @@ TRAIN_DEFAULTS = {
     "entropy_coef": 0.01,
     "max_grad_norm": 0.5,
     "obs_norm": False,          # running mean/std observation normalization (saved in the checkpoint)
+    "frame_stack": 1,           # the policy sees the last k observations side by side (1 = only the current)
     "checkpoint_interval": 100,  # save every this many updates (and at the end)
     "eval_episodes": 100,       # episodes for the baseline and the final score
     "eval_seed": 1_000_000,     # fixed seed: baseline and policy see the same episodes
@@ -59,7 +60,7 @@ RANGES = {
                      "checkpoint_interval"], (1, None)),
     **dict.fromkeys(["time_limit", "torch_threads", "learning_rate", "adam_eps", "clip_coef",
                      "value_clip", "value_coef", "entropy_coef", "max_grad_norm"], (0, None)),
-    "env_threads": (1, 64), "gae_lambda": (0, 1), "eval_episodes": (1, 1_000_000),
+    "env_threads": (1, 64), "frame_stack": (1, 64), "gae_lambda": (0, 1), "eval_episodes": (1, 1_000_000),
     "eval_seed": (0, 2**63 - 1),
 }
 
@@ -87,8 +88,11 @@ def load_env_config(env):
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: not valid TOML ({e}); fix the file") from None
     for name, values in data.items():
+        if name == "sweep" and isinstance(values, dict):
+            continue  # the search space of `puffer-learn sweep`, read by sweep.py
         if name not in sections or not isinstance(values, dict):
-            raise ConfigError(f"{path}: unknown section [{name}]; sections are [train], [env], [policy]")
+            raise ConfigError(f"{path}: unknown section [{name}]; sections are [train], [env], "
+                              f"[policy] (and [sweep])")
         sections[name].update(values)
     return sections
 
@@ -268,6 +272,19 @@ def checkpoint_path(out, env_name, seed):
     return folder / "model.pt"
 
 
+def stacked_policy(cls, obs_size, num_actions, settings, frame_stack=1):
+    """cls(obs_size, ...), or with frame_stack = k > 1 a FrameStack around
+    cls(k * obs_size, ...): the one place a frame stack is put together
+    (training, evaluation and checkpoints all build policies here)."""
+    if frame_stack == 1:
+        return cls(obs_size, num_actions, **settings)
+    if "entity_layout" in inspect.signature(cls.__init__).parameters:
+        raise ConfigError(f"train setting frame_stack={frame_stack} needs a policy that reads one flat "
+                          f"observation (mlp or lstm); {cls.__name__} reads the env's entity layout: "
+                          f"use frame_stack=1 with it")
+    return FrameStack(cls(frame_stack * obs_size, num_actions, **settings), obs_size, frame_stack)
+
+
 def make_policy(config, vec):
     """The [policy] of config, sized for vec's observations and actions."""
     cls = policy_class(config["policy"]["name"])
@@ -276,7 +293,8 @@ def make_policy(config, vec):
         # so the checkpoint (and the C export) rebuilds the same network.
         config["policy"].setdefault("entity_layout", list(vec.entity_layout))
     settings = {k: v for k, v in config["policy"].items() if k != "name"}
-    policy = cls(vec.obs_size, vec.num_actions, **settings)
+    policy = stacked_policy(cls, vec.obs_size, vec.num_actions, settings,
+                            config["train"].get("frame_stack", 1))
     if config["train"].get("obs_norm"):
         add_obs_norm(policy, vec.obs_size)
     missing = [m for m in ("initial_state", "mask_state", "state_rows", "forward_sequence")

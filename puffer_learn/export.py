@@ -20,6 +20,7 @@ from torch import nn
 
 from puffer_learn import build
 from puffer_learn.errors import NonFiniteWeightsError, check_finite_state_dict  # noqa: F401 (re-export)
+from puffer_learn.policies import FrameStack
 
 MAGIC = b"PUFFNET\0"
 VERSION = 1
@@ -112,6 +113,9 @@ def write_weights(policy, path, obs_dtype="float32"):
     """Writes the header and the float32 tensors; returns the header dict.
     Refuses (NonFiniteWeightsError) a policy with NaN or inf weights."""
     check_finite_state_dict(policy.state_dict(), f"the policy to write to {path}")
+    if isinstance(policy, FrameStack):
+        raise WeightFileError(f"cannot export a policy trained with frame_stack={policy.k}: "
+                              f"envs/puffernet.h has no frame stack; export an MLP or LSTM policy")
     policy = fold_obs_norm(policy)
     head, tensors = policy_layout(policy)
     floats = np.concatenate([t.detach().cpu().float().numpy().ravel() for t in tensors]).astype("<f4")

@@ -199,6 +199,69 @@ class EntityPolicy(Policy):
         return self.actor(hidden), self.critic(hidden).squeeze(-1), state
 
 
+class FrameStack(Policy):
+    """A fixed memory: the wrapped policy sees the last k observations side by
+    side, the oldest first and the current one last (train setting
+    frame_stack = k; make_policy wraps the [policy] in one).
+
+        obs [batch, obs_size] -> stacked [batch, k * obs_size] -> inner policy
+
+    Its state is the k - 1 previous observations (zeros at an episode start),
+    plus the inner policy's own state, if any. The trainer carries it, zeroes
+    it where an episode ended (mask_state) and replays it (forward_sequence)
+    exactly like an LSTM's memory, and evaluation does the same, so a stack
+    never mixes two episodes. What it cannot do is see further back than k - 1
+    steps: an LSTM learns what to keep, a stack keeps the last k - 1 steps."""
+    is_recurrent = True
+
+    def __init__(self, inner, obs_size, k):
+        super().__init__()
+        self.inner, self.obs_size, self.k = inner, obs_size, k
+
+    def initial_state(self, batch, device=None):
+        past = torch.zeros(batch, (self.k - 1) * self.obs_size, device=device)
+        return (past, self.inner.initial_state(batch, device))
+
+    def forward(self, obs, state=None):
+        past, inner_state = self.initial_state(obs.shape[0], obs.device) if state is None else state
+        stacked = torch.cat([past, obs], dim=1)  # shift in the newest observation
+        logits, value, inner_state = self.inner(stacked, inner_state)
+        return logits, value, (stacked[:, self.obs_size:], inner_state)  # the oldest drops out
+
+    def mask_state(self, state, ended):
+        past, inner_state = state
+        keep = 1.0 - ended.to(past.device, past.dtype).unsqueeze(1)
+        return (past * keep, self.inner.mask_state(inner_state, ended))
+
+    def state_rows(self, state, rows):
+        past, inner_state = state
+        return (past[rows], self.inner.state_rows(inner_state, rows))
+
+    def forward_sequence(self, obs, state, ended):
+        """Replays a segment [T, B, obs_size]: builds all T stacks at once
+        (the same ones stepping forward() with mask_state gives), then runs
+        the inner policy on them in one call."""
+        past, inner_state = state
+        steps, batch, n = obs.shape
+        k = self.k
+        if hasattr(self, "obs_norm"):  # forward() gets this from add_obs_norm's hook on calls;
+            obs = self.obs_norm(obs)   # this replay is no call, so it normalizes itself
+        # frames[i] is step i - (k - 1): the k - 1 carried in, then the segment's own
+        frames = torch.cat([past.reshape(batch, k - 1, n).transpose(0, 1), obs])
+        # ends_before[t] = episode ends at steps 0 .. t-1 of this segment
+        ends_before = torch.cat([torch.zeros_like(ended[:1]), ended.cumsum(0)]).to(obs.dtype)
+        slots = []
+        for j in range(k):  # slot j of step t holds step t + j - (k - 1) ...
+            first = (torch.arange(steps, device=obs.device) + j - (k - 1)).clamp(min=0)
+            # ... unless an episode ended between that step and step t
+            keep = (ends_before[:steps] == ends_before[first]).to(obs.dtype)
+            slots.append(frames[j:j + steps] * keep.unsqueeze(-1))
+        stacked = torch.cat(slots, dim=-1)  # [T, B, k * obs_size]
+        logits, values, inner_state = self.inner.forward_sequence(stacked, inner_state, ended)
+        last_past = stacked[-1, :, n:] * (1.0 - ended[-1].to(obs.dtype)).unsqueeze(-1)
+        return logits, values, (last_past, inner_state)
+
+
 class ObsNorm(nn.Module):
     """Running mean / std observation normalization (what SB3's VecNormalize
     and Gymnasium's NormalizeObservation do): obs -> (obs - mean) / std, with

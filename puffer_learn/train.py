@@ -120,6 +120,29 @@ def explained_variance(values, returns):
     return float("nan") if var == 0 else float(1 - (returns - values).var() / var)
 
 
+# ---- Swappable parts -------------------------------------------------------------
+# train(env, parts={"gae": my_gae}) runs the trainer with your function in place
+# of ours (lesson 8 swaps in the student's own, or a deliberately broken one).
+# A part takes the same arguments and returns the same things as the function
+# it replaces. Parts are not saved in the checkpoint: a resumed run uses ours.
+PARTS = {"gae": compute_gae, "normalize": normalize, "policy_loss": clipped_policy_loss,
+         "value_loss": value_loss, "entropy": entropy, "explained_variance": explained_variance}
+
+
+def resolve_parts(parts):
+    """PARTS with the given ones swapped in; a bad name or value fails here."""
+    if parts is None:
+        return dict(PARTS)
+    if not isinstance(parts, dict):
+        raise ConfigError(f"parts must be a dict such as {{'gae': my_gae}}, got {type(parts).__name__}")
+    for name, fn in parts.items():
+        if name not in PARTS:
+            raise ConfigError(f"unknown trainer part {name!r}; the parts are: {', '.join(PARTS)}")
+        if not callable(fn):
+            raise ConfigError(f"trainer part {name!r} must be a function, got {fn!r}")
+    return {**PARTS, **parts}
+
+
 class TrainingDiverged(FloatingPointError):
     """A loss or a parameter became NaN/inf; the last good checkpoint is kept."""
 
@@ -142,7 +165,7 @@ def should_stop(stop):
 
 # ---- Training --------------------------------------------------------------------
 def train(env, seed=1, *, out="runs", resume=None, callback=None, stop=None,
-          train_config=None, env_config=None, policy_config=None, **overrides):
+          train_config=None, env_config=None, policy_config=None, parts=None, **overrides):
     """Trains a policy on `env` with PPO and returns a result dict:
     {"env", "seed", "score", "baseline_score", "ratio", "solved", "wall_s",
      "agent_steps_per_s", "global_step", "updates", "checkpoint", "stopped_by",
@@ -154,6 +177,8 @@ def train(env, seed=1, *, out="runs", resume=None, callback=None, stop=None,
     callback  callback(metrics) after every update (see the module docstring)
     stop      a threading.Event or a callable; checked every update to end training cleanly
     train_config / env_config / policy_config: dicts of [train] / [env] / [policy] settings
+    parts     {name: function} in place of the trainer's own math (see PARTS), e.g.
+              parts={"gae": my_gae, "normalize": lambda x: x}
     **overrides: flat train or policy settings, e.g. learning_rate=3e-4, hidden_size=64
 
     Ctrl-C (KeyboardInterrupt) saves a checkpoint and returns normally with
@@ -162,6 +187,7 @@ def train(env, seed=1, *, out="runs", resume=None, callback=None, stop=None,
     good checkpoint on disk.
     """
     wall_start = time.perf_counter()
+    part = resolve_parts(parts)
     resumed = load_checkpoint(resume) if resume else None
     if resumed and Path(str(resumed["env"])).name != Path(str(env)).name:
         raise ConfigError(f"checkpoint {resume} was trained on {resumed['env']!r}, not {env!r}")
@@ -285,7 +311,7 @@ def train(env, seed=1, *, out="runs", resume=None, callback=None, stop=None,
             learn_start = time.perf_counter()
             with torch.no_grad():
                 _, last_value, _ = policy(env_obs.to(device, torch.float32), state)
-                advantages, returns = compute_gae(rewards_buf, values_buf, ended_buf, last_value,
+                advantages, returns = part["gae"](rewards_buf, values_buf, ended_buf, last_value,
                                                   cfg["gamma"], cfg["gae_lambda"])
             agents_per_minibatch = N // cfg["minibatches"]
             stats = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "approx_kl": 0.0,
@@ -301,12 +327,12 @@ def train(env, seed=1, *, out="runs", resume=None, callback=None, stop=None,
                         obs_buf[:, idx], policy.state_rows(start_state, idx), ended_buf[:, idx])
                     logits, new_values = logits.reshape(-1, logits.shape[-1]), new_values.reshape(-1)
                     new_logprobs = log_prob(logits, actions_buf[:, idx].reshape(-1))
-                    mb_advantages = normalize(advantages[:, idx].reshape(-1))
-                    pg_loss, approx_kl, clip_fraction = clipped_policy_loss(
+                    mb_advantages = part["normalize"](advantages[:, idx].reshape(-1))
+                    pg_loss, approx_kl, clip_fraction = part["policy_loss"](
                         new_logprobs, logprobs_buf[:, idx].reshape(-1), mb_advantages, cfg["clip_coef"])
-                    v_loss = value_loss(new_values, values_buf[:, idx].reshape(-1),
-                                        returns[:, idx].reshape(-1), cfg["value_clip"])
-                    ent = entropy(logits)
+                    v_loss = part["value_loss"](new_values, values_buf[:, idx].reshape(-1),
+                                                returns[:, idx].reshape(-1), cfg["value_clip"])
+                    ent = part["entropy"](logits)
                     loss = pg_loss + cfg["value_coef"] * v_loss - cfg["entropy_coef"] * ent
                     check_finite([("loss", loss)], f"update {update}: the {{}} became {loss.item()} "
                                  f"(policy {pg_loss.item()}, value {v_loss.item()})")
@@ -341,7 +367,7 @@ def train(env, seed=1, *, out="runs", resume=None, callback=None, stop=None,
                  "ratio": None if score is None or not baseline else score / baseline,
                  "episode_length": log.get("episode_length"), "episodes": log.get("episodes", 0),
                  **{k: v / num_minibatches for k, v in stats.items()},
-                 "explained_variance": explained_variance(values_buf, returns),
+                 "explained_variance": part["explained_variance"](values_buf, returns),
                  "learning_rate": lr}
             metrics.append(m)
             if update % cfg["checkpoint_interval"] == 0:

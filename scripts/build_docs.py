@@ -172,6 +172,7 @@ LESSON_AGENTS = {
     "00_quickstart": ("target", "runs/target-1/model.pt"),
     "01_build_target": ("my_target/my_target.h", "runs/my_target-2/model.pt"),
     "05_c_inference": ("target", "runs/target-3/model.pt"),
+    "07_memory_lstm": ("recall", "runs/lesson7/lstm-d7/recall-1/model.pt"),
 }
 
 

@@ -31,6 +31,92 @@ def _entity_forward(pool, transpose=False, self_last=False):
     return Wrong
 
 
+def _gae(cut_delta=True, cut_trace=True, bootstrap=True, shift=0, returns_plus_values=True):
+    """A wrong GAE for lesson 8's first exercise (one known mistake switched on)."""
+    import torch
+
+    def gae(rewards, values, ended, last_value, gamma, gae_lambda):
+        if shift:
+            ended = torch.roll(ended, shift, 0)
+            ended[0 if shift > 0 else -1] = 0
+        advantages = torch.zeros_like(rewards)
+        next_advantage = torch.zeros_like(last_value)
+        next_value = last_value if bootstrap else torch.zeros_like(last_value)
+        for t in reversed(range(rewards.shape[0])):
+            keep = 1.0 - ended[t]
+            delta = rewards[t] + gamma * next_value * (keep if cut_delta else 1) - values[t]
+            next_advantage = delta + gamma * gae_lambda * (keep if cut_trace else 1) * next_advantage
+            advantages[t] = next_advantage
+            next_value = values[t]
+        return advantages, (advantages + values) if returns_plus_values else advantages
+    return gae
+
+
+def _policy_loss(pick=min, sign=-1, kl="k3", fraction="outside"):
+    """A wrong clipped policy loss for lesson 8's second exercise."""
+    import torch
+
+    def policy_loss(new_logprobs, old_logprobs, advantages, clip_coef):
+        log_ratio = new_logprobs - old_logprobs
+        ratio = log_ratio.exp()
+        terms = (ratio * advantages, ratio.clamp(1 - clip_coef, 1 + clip_coef) * advantages)
+        loss = sign * (torch.min(*terms) if pick is min else torch.max(*terms)).mean()
+        with torch.no_grad():
+            approx_kl = ((ratio - 1) - log_ratio).mean() if kl == "k3" else (-log_ratio).mean()
+            if fraction == "outside":
+                clip_fraction = ((ratio - 1).abs() > clip_coef).float().mean()
+            else:
+                clip_fraction = (terms[0] > terms[1]).float().mean()
+        return loss, approx_kl, clip_fraction
+    return policy_loss
+
+
+def _value_loss(kind):
+    import torch
+
+    def value_loss(new_values, old_values, returns, value_clip=0.0):
+        if kind == "no half":
+            return ((new_values - returns) ** 2).mean()
+        if kind == "old values as target":
+            return 0.5 * ((new_values - old_values) ** 2).mean()
+        error = (new_values - returns) ** 2
+        if (value_clip > 0 or kind == "always clip") and kind != "clip ignored":
+            clipped = old_values + (new_values - old_values).clamp(-value_clip, value_clip)
+            pick = torch.min if kind == "min" else torch.max
+            error = pick(error, (clipped - returns) ** 2)
+        return 0.5 * error.mean()
+    return value_loss
+
+
+def _entropy(kind):
+    import torch
+
+    def entropy(logits):
+        if kind == "log of softmax":
+            p = torch.softmax(logits, -1)
+            return -(p * p.log()).sum(-1).mean()
+        logp = torch.log_softmax(logits, -1)
+        if kind == "sum over rows":
+            return -(logp.exp() * logp).sum()
+        if kind == "no minus":
+            return (logp.exp() * logp).sum(-1).mean()
+        return -(logits.exp() * logits).sum(-1).mean()  # "logits as log-probabilities"
+    return entropy
+
+
+def _explained_variance(kind):
+    def explained_variance(values, returns):
+        if kind == "values over returns":
+            return float(1 - values.var() / returns.var())
+        if kind == "unexplained":
+            return float((returns - values).var() / returns.var())
+        if kind == "tensor":
+            return 1 - (returns - values).var() / returns.var()
+        var = returns.var()  # "no nan guard": a constant-returns rollout gives inf or nan by luck
+        return float(1 - (returns - values).var() / var) if var > 0 else 0.0
+    return explained_variance
+
+
 _ROW = '''
         *o++ = wrap_delta(ob->x - s->x, size) * inv;
         *o++ = wrap_delta(ob->y - s->y, size) * inv;
@@ -246,6 +332,87 @@ WRONG = {
         ("rescaled to 0-1", _INPUT.replace("(float)obs[i];", "obs[i] / 255.0f;"), "rescaled"),
         ("always agent 0", _INPUT.replace(" + agent * obs_size;", ";"), "agent 0's row"),
     ],
+    ("lesson7", "push_frame"): [
+        ("newest first", lambda s, o, new: np.concatenate(
+            [o[:, None], np.where(new[:, None, None], 0, s)[:, :-1]], axis=1), "last slot"),
+        ("never zeroed", lambda s, o, new: np.concatenate([s[:, 1:], o[:, None]], axis=1),
+         "previous episode"),
+        ("zeroes the rows that go on", lambda s, o, new: np.concatenate(
+            [np.where(~new[:, None, None], 0, s)[:, 1:], o[:, None]], axis=1), "rows that go on"),
+        ("zeroes after the push", lambda s, o, new: np.where(
+            new[:, None, None], 0, np.concatenate([s[:, 1:], o[:, None]], axis=1)), "last slot"),
+    ],
+    ("lesson7", "cue_in_stack"): [
+        ("one step too far", lambda delay, k: delay <= k, "count the steps"),
+        ("one step short", lambda delay, k: delay < k - 1, "count the steps"),
+        ("an int", lambda delay, k: int(delay <= k - 1), "return true or false"),
+    ],
+    ("lesson8", "gae"): [
+        ("no bootstrap at the last step", _gae(bootstrap=False), "last step is not bootstrapped"),
+        ("not cut at episode ends", _gae(cut_delta=False, cut_trace=False), "flow across episode ends"),
+        ("advantage not cut at episode ends", _gae(cut_trace=False), "still flows back"),
+        ("value not cut at episode ends", _gae(cut_delta=False), "delta still adds"),
+        ("done mask one step late", _gae(shift=1), "one step late"),
+        ("returns without the values", _gae(returns_plus_values=False), "PLUS the value"),
+    ],
+    ("lesson8", "policy_loss"): [
+        ("max instead of min", _policy_loss(pick=max), "smaller one"),
+        ("wrong sign", _policy_loss(sign=1), "wrong sign"),
+        ("plain mean of -log ratio as KL", _policy_loss(kl="k1"), "low-variance estimator"),
+        ("clip fraction counts only active clips", _policy_loss(fraction="active"), "every sample"),
+    ],
+    ("lesson8", "value_loss"): [
+        ("no 0.5", _value_loss("no half"), "half"),
+        ("old values as the target", _value_loss("old values as target"), "the target is the return"),
+        ("min of the clipped errors", _value_loss("min"), "larger"),
+        ("value clip ignored", _value_loss("clip ignored"), "clipped error must count"),
+        ("clipped even at value_clip 0", _value_loss("always clip"), "no clipping"),
+    ],
+    ("lesson8", "entropy"): [
+        ("log of softmax (underflow)", _entropy("log of softmax"), "log_softmax"),
+        ("summed over rows", _entropy("sum over rows"), "average over the rows"),
+        ("missing minus", _entropy("no minus"), "never negative"),
+        ("logits as log-probabilities", _entropy("logits as log-probabilities"), "unnormalized"),
+    ],
+    ("lesson8", "explained_variance"): [
+        ("variance of values over returns", _explained_variance("values over returns"), "errors"),
+        ("1 - EV", _explained_variance("unexplained"), "1 minus it"),
+        ("a tensor, not a float", _explained_variance("tensor"), "plain python float"),
+        ("0 instead of nan for constant returns", _explained_variance("no nan guard"), "nan"),
+    ],
+    ("lesson8", "match"): [
+        ("two swapped", {"run A": "learning rate x10", "run B": "value loss off",
+                         "run C": "advantages not normalized"}, "2 of 3 are wrong"),
+        ("a cause twice", {"run A": "value loss off", "run B": "value loss off",
+                           "run C": "advantages not normalized"}, "use each cause once"),
+        ("an unknown cause", {"run A": "value loss off", "run B": "lr too high",
+                              "run C": "advantages not normalized"}, "not one of the causes"),
+        ("all three wrong", {"run A": "advantages not normalized", "run B": "value loss off",
+                             "run C": "learning rate x10"}, "3 of 3 are wrong"),
+    ],
+    ("lesson8", "diagnosis"): [
+        ("blames normalization", "normalize: advantages not normalized", "near log(8)"),
+        ("blames the clipped loss", "policy loss: max instead of min", "approx_kl and clip_fraction"),
+        ("blames gae", "gae: no bootstrap", "mystery value_loss"),
+        ("not a suspect", "the learning rate", "one of the suspects"),
+    ],
+    ("lesson9", "space"): [
+        ("learning rate on a linear scale", lambda: {"learning_rate": {"low": 1e-3, "high": 3e-2},
+                                                     "update_epochs": {"low": 1, "high": 4}}, "log scale"),
+        ("float epochs", lambda: {"learning_rate": {"low": 1e-3, "high": 3e-2, "log": True},
+                                  "update_epochs": {"low": 1.0, "high": 4.0}}, "whole-number"),
+        ("a typo in the name", lambda: {"learnig_rate": {"low": 1e-3, "high": 3e-2, "log": True},
+                                        "update_epochs": {"low": 1, "high": 4}}, "unknown parameter"),
+        ("bounds swapped", lambda: {"learning_rate": {"low": 3e-2, "high": 1e-3, "log": True},
+                                    "update_epochs": {"low": 1, "high": 4}}, "empty range"),
+    ],
+    ("lesson9", "flags"): [
+        ("no train. prefix", lambda p: [x for k, v in p.items() for x in (f"--{k}", str(v))], "--train.KEY"),
+        ("numbers, not strings", lambda p: [x for k, v in p.items() for x in (f"--train.{k}", v)],
+         "list of strings"),
+        ("ints written as floats", lambda p: [x for k, v in p.items() for x in (f"--train.{k}", str(float(v)))],
+         "int stays an int"),
+    ],
 }
 
 
@@ -306,7 +473,7 @@ CASES = [(ns, name, *case) for (ns, name), cases in WRONG.items() for case in ca
 
 def exercises():
     return [(ns, name, getattr(getattr(L, ns), name)) for ns in ("lesson0", "lesson1", "lesson2", "lesson3",
-                                                                 "lesson4", "lesson5", "lesson6")
+                                                                 "lesson4", "lesson5", "lesson6", "lesson7", "lesson8", "lesson9")
             for name in vars(getattr(L, ns)) if hasattr(getattr(getattr(L, ns), name), "check")]
 
 
@@ -396,3 +563,25 @@ def test_lesson6_starter_is_the_slow_section_and_not_attempted(name):
     begin, end = L._section_span(source, name, "slow_target.h")
     assert normalized_code(ex.stub()) == normalized_code(source[begin:end])
     assert ex.check(ex.stub()).status == NOT_ATTEMPTED
+
+
+def test_lesson8_shows_the_trainers_own_lines_and_hides_one_bug_in_the_mystery_parts():
+    """Lesson 8 shows train()'s Rollout / Learn / Metrics sections from train.py
+    itself (so they follow any change there), and its mystery trainer differs
+    from the package's in the value loss alone."""
+    import puffer_learn.train  # noqa: F401
+    from puffer_learn.train import PARTS
+
+    ex = L.lesson8
+    learn, rollout, metrics = (ex.trainer_section(name) for name in ("Learn", "Rollout", "Metrics"))
+    for name in PARTS:
+        if name != "explained_variance":
+            assert f'part["{name}"]' in learn, name
+    assert 'part["explained_variance"]' in metrics and "callback(m)" in metrics
+    assert "vec.step()" in rollout and "# ---- Learn" not in rollout
+    assert "except KeyboardInterrupt" not in metrics  # stops where its block ends
+    with pytest.raises(LookupError, match="no section"):
+        ex.trainer_section("Nope")
+    assert max(ex.max_differences(PARTS, seed=3).values()) == 0
+    gaps = ex.max_differences(ex.mystery_parts(), seed=3)
+    assert gaps.pop("value_loss") > 0.1 and max(gaps.values()) == 0

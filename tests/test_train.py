@@ -197,6 +197,40 @@ def test_learning_replays_exactly_what_the_rollout_saw(bandit, tmp_path, policy)
         assert m["clip_fraction"] == 0.0
 
 
+def test_parts_replace_the_trainers_math_and_bad_parts_fail_early(bandit, tmp_path):
+    """train(parts=...) calls the given functions in place of its own (lesson 8);
+    wrapping every part in a counter changes nothing else, and a typo in a
+    part's name fails before anything is built, naming the valid parts."""
+    from puffer_learn.train import PARTS, ConfigError
+
+    calls = {}
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] = calls.get(name, 0) + 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    steps = 2 * 64 * 4 * 8  # two updates
+    ours = train(bandit, seed=2, out=tmp_path / "ours", total_timesteps=steps, **FAST)
+    swapped = train(bandit, seed=2, out=tmp_path / "swapped", total_timesteps=steps,
+                    parts={name: counted(name, fn) for name, fn in PARTS.items()}, **FAST)
+    assert set(calls) == set(PARTS)
+    assert calls["gae"] == 2 and calls["policy_loss"] == 2 * FAST["update_epochs"] * FAST["minibatches"]
+    for a, b in zip(ours["metrics"], swapped["metrics"]):
+        for key in ("policy_loss", "value_loss", "entropy", "approx_kl", "explained_variance"):
+            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-7), key
+    marked = train(bandit, seed=2, out=tmp_path / "marked", total_timesteps=steps,
+                   parts={"explained_variance": lambda values, returns: 42.0}, **FAST)
+    assert [m["explained_variance"] for m in marked["metrics"]] == [42.0, 42.0]
+    with pytest.raises(ConfigError, match="unknown trainer part 'advantage'; the parts are: gae, "):
+        train(bandit, out=tmp_path, parts={"advantage": compute_gae})
+    with pytest.raises(ConfigError, match="trainer part 'gae' must be a function"):
+        train(bandit, out=tmp_path, parts={"gae": "compute_gae"})
+    with pytest.raises(ConfigError, match="parts must be a dict"):
+        train(bandit, out=tmp_path, parts=[compute_gae])
+
+
 def test_checkpoint_round_trip_and_resume(bandit, tmp_path):
     first = train(bandit, seed=2, out=tmp_path, total_timesteps=4 * 64 * 4 * 8, **FAST)
     data = load_checkpoint(first["checkpoint"])

@@ -17,7 +17,7 @@ from puffer_learn.export import export, run_demo, write_weights
 
 pytest.importorskip("ziglang")
 pytest.importorskip("wasmtime")
-ENVS = ["target", "asteroids", "breakout"]
+ENVS = ["target", "asteroids", "breakout", "recall"]  # recall: an LSTM policy
 
 
 @pytest.fixture(scope="module")

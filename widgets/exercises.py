@@ -172,8 +172,10 @@ class Exercise:
         namespace = {}
         exec("import math\nimport numpy as np\nimport torch\nfrom puffer_learn.policies import *\n"
              + source, namespace)
-        name = re.search(r"^(?:def|class) (\w+)", source, re.M).group(1)
-        return namespace[name]
+        defined = re.search(r"^(?:def|class) (\w+)", source, re.M)
+        if defined is None:  # an answer given as a value: NAME = {...} (the last assignment)
+            defined = list(re.finditer(r"^(\w+)\s*=", source, re.M))[-1]
+        return namespace[defined.group(1)]
 
     def stub(self):
         """What the student copy holds before the student writes anything."""
