@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 USAGE, RUNTIME = 2, 1
 
@@ -92,28 +91,11 @@ def cmd_lab(args, extra):
 
 def cmd_bench(args, extra):
     """Env-only throughput with random actions: no network in the loop."""
-    import puffer_learn
+    from puffer_learn.profiling import bench
 
-    env = puffer_learn.make(args.env, num_envs=args.num_envs, seed=0, threads=args.threads)
-    env.reset()
-    rng = np.random.default_rng(0)
-    # A pool of pre-drawn random actions, so drawing them is not what we time.
-    pool = rng.integers(0, env.num_actions, (64, env.num_agents), dtype=np.int32)
-    for k in range(20):  # warm up caches and the branch predictor
-        env.actions[:] = pool[k % 64]
-        env.step()
-    steps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < args.seconds:
-        for k in range(64):
-            env.actions[:] = pool[k]
-            env.step()
-        steps += 64
-    elapsed = time.perf_counter() - start
-    result = {"env": args.env, "num_envs": env.num_envs, "num_agents": env.num_agents,
-              "threads": args.threads, "seconds": round(elapsed, 3), "vector_steps": steps,
-              "agent_steps_per_s": round(steps * env.num_agents / elapsed)}
+    result = bench(args.env, num_envs=args.num_envs, seconds=args.seconds, threads=args.threads)
     print(f"{args.env}: {result['agent_steps_per_s'] / 1e6:.1f}M agent-steps/s "
-          f"({env.num_agents} agents, {args.threads} thread(s))", file=sys.stderr)
+          f"({result['num_agents']} agents, {args.threads} thread(s))", file=sys.stderr)
     print(json.dumps(result))
 
 

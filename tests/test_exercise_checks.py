@@ -415,12 +415,65 @@ WRONG = {
     ],
 }
 
+
+# ---- Lesson 6: the slow env's sections, fixed wrongly ----
+def _slow(name, old, new):
+    """The reference answer of lesson 6's exercise `name` with one edit."""
+    answer = getattr(L.lesson6, name).reference()
+    assert old in answer, (name, old)
+    return answer.replace(old, new)
+
+
+WRONG.update({
+    ("lesson6", "background"): [
+        ("still built every reset", lambda: _slow("background", "    env->tick = 0;",
+                                                  "    build_background(env);\n    env->tick = 0;"),
+         "env_reset still builds"),
+        ("never built", lambda: _slow("background", "build_background(env);", ""),
+         "nothing builds the background"),
+        ("draw_background deleted", lambda: _slow("background", "static void draw_background(Env* env) {",
+                                                  "static void draw_tiles(Env* env) {"),
+         "draw_background is missing"),
+    ],
+    ("lesson6", "score"): [
+        ("still recounts the history", lambda: _slow(
+            "score", "env->puffers[a].eaten += reward;",
+            "float e = 0; for (int t = 0; t < env->tick; t++) e += reward; env->puffers[a].eaten = e;"),
+         "still loops"),
+        ("a while loop instead", lambda: _slow(
+            "score", "env->puffers[a].eaten += reward;",
+            "int t = 0; while (t++ < 1) env->puffers[a].eaten += reward;"), "still loops"),
+        ("the last reward, not the total", lambda: _slow("score", "eaten += reward", "eaten = reward"),
+         "the game changed"),
+    ],
+    ("lesson6", "observations"): [
+        ("calloc kept, free dropped", lambda: _slow(
+            "observations", "f4 dxv[16] = {0}, dyv[16] = {0};",
+            "f4* dxv = calloc(16, sizeof(f4)); f4* dyv = calloc(16, sizeof(f4));"), "calls calloc"),
+        ("malloc once per step", lambda: _slow(
+            "observations", "f4 dxv[16] = {0}, dyv[16] = {0};",
+            "f4* dxv = malloc(16 * sizeof(f4)); f4* dyv = malloc(16 * sizeof(f4));"), "calls malloc"),
+        ("one block, grown with realloc", lambda: _slow(
+            "observations", "f4 dxv[16] = {0}, dyv[16] = {0};",
+            "static f4* dxv; static f4* dyv; dxv = realloc(dxv, 256); dyv = realloc(dyv, 256);"),
+         "calls realloc"),
+    ],
+    ("lesson6", "timed_step"): [
+        ("one clock() kept", lambda: "    clock_t started = clock();\n    return step_game(env);\n",
+         "still calls clock()"),
+        ("the wall clock instead", lambda: "    time_t now = time(NULL);\n    (void)now;\n"
+                                          "    return step_game(env);\n", "still calls time()"),
+        # the slow count_stars then writes past its history: the smoke run's AddressSanitizer says where
+        ("the episode never ends", lambda: "    step_game(env);\n    return 0;\n", "crashed"),
+    ],
+})
+
 CASES = [(ns, name, *case) for (ns, name), cases in WRONG.items() for case in cases]
 
 
 def exercises():
     return [(ns, name, getattr(getattr(L, ns), name)) for ns in ("lesson0", "lesson1", "lesson2", "lesson3",
-                                                                 "lesson4", "lesson5", "lesson7", "lesson8", "lesson9")
+                                                                 "lesson4", "lesson5", "lesson6", "lesson7", "lesson8", "lesson9")
             for name in vars(getattr(L, ns)) if hasattr(getattr(getattr(L, ns), name), "check")]
 
 
@@ -445,6 +498,8 @@ def test_reference_passes_and_stub_is_not_attempted(ns, name, ex):
 @pytest.mark.parametrize("ns,name,what,answer,fragment", CASES,
                          ids=[f"{ns}.{name}:{what}" for ns, name, what, _, _ in CASES])
 def test_wrong_answer_fails_with_a_helpful_message(ns, name, what, answer, fragment):
+    if callable(answer) and ns == "lesson6":  # built from the reference at test time
+        answer = answer()
     result = getattr(getattr(L, ns), name).check(answer)
     print(f"\n{ns}.{name:14s} {what:40s} -> {result}")
     assert result.status == INCORRECT, result
@@ -496,6 +551,18 @@ def test_unfinished_episode_log_names_the_likely_cause():
     message = str(stopped.value)
     print("\n" + message)
     assert message.startswith("finish exercise 3 (episode log) first: your env never reports a finished episode")
+
+
+@pytest.mark.parametrize("name", L.SLOW_PARTS)
+def test_lesson6_starter_is_the_slow_section_and_not_attempted(name):
+    """The student starts from slow_target's own code: the stub is the
+    section of envs/slow_target/slow_target.h, and checking it unchanged
+    says "not attempted" (no compile)."""
+    ex = getattr(L.lesson6, name)
+    source = L.slow_target_source()
+    begin, end = L._section_span(source, name, "slow_target.h")
+    assert normalized_code(ex.stub()) == normalized_code(source[begin:end])
+    assert ex.check(ex.stub()).status == NOT_ATTEMPTED
 
 
 def test_lesson8_shows_the_trainers_own_lines_and_hides_one_bug_in_the_mystery_parts():

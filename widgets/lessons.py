@@ -618,6 +618,155 @@ lesson4 = SimpleNamespace(
 )
 
 
+# ---- Lesson 6: profile and fix a slow env ----------------------------------------
+# envs/slow_target/slow_target.h is target's game with four faults, each in a
+# marked section; the student rewrites those sections, assemble_slow_target
+# puts the answers in. Each check: the fault's call is gone (read from the
+# answer, for a message that names it), then the env plays exactly target's
+# game (compare_envs); the speed itself is measured in the lesson.
+SLOW_PARTS = ("background", "score", "observations", "timed_step")
+SLOW_PATH = "slow_target/slow_target.h"
+
+
+def slow_target_source():
+    return _read(SLOW_PATH)
+
+
+def assemble_slow_target(**parts):
+    """slow_target.h with some sections replaced by yours, e.g.
+    assemble_slow_target(score=SCORE). Sections you leave out stay slow."""
+    source = slow_target_source()
+    for name, code in parts.items():
+        if name not in SLOW_PARTS:
+            raise ValueError(f"unknown section {name!r}; sections are {', '.join(SLOW_PARTS)}")
+        begin, end = _section_span(source, name, "envs/" + SLOW_PATH)
+        source = source[:begin] + code.strip("\n") + "\n" + source[end:]
+    return source
+
+
+def _same_game(name, code):
+    from puffer_learn.widgets.exercises import compare_envs
+
+    ok, message = compare_envs(assemble_slow_target(**{name: code}), "target", seeds=(1, 2), steps=300)
+    if not ok:
+        return False, f"the game changed: {message}"
+    return True, "same game as target (seeds 1 and 2, 300 steps, an episode end included)"
+
+
+def _function_body(code, function):
+    match = re.search(rf"\b{function}\s*\([^)]*\)\s*\{{(.*?)^\}}", code, re.S | re.M)
+    return None if match is None else match.group(1)
+
+
+def _code_only(code):
+    from puffer_learn.build import strip_comments
+
+    return strip_comments(code)
+
+
+def _check_background(code):
+    code, answer = _code_only(code), code
+    for function in ("env_init", "env_reset", "draw_background"):
+        if _function_body(code, function) is None:
+            return False, f"keep all three functions of the section: {function} is missing"
+    if "build_background" in _function_body(code, "env_reset"):
+        return False, "env_reset still builds the background: every episode pays for it again"
+    if "build_background" not in code:
+        return False, ("nothing builds the background any more, so env_render would draw garbage: "
+                       "build it once (in env_init, or the first time draw_background runs)")
+    ok, message = _same_game("background", answer)
+    if not ok:
+        return ok, message
+    import puffer_learn
+
+    frames = []
+    for env in (assemble_slow_target(background=answer), "slow_target"):
+        vec = puffer_learn.make(env, num_envs=1, seed=3, name="student_env")
+        vec.reset()
+        frames.append(vec.render(0))
+        vec.close()
+    if not np.array_equal(frames[0], frames[1]):
+        return False, "the game is the same, but the picture differs from slow_target's: is the background built before it is drawn?"
+    return True, message + "; the same picture; no background work in env_reset"
+
+
+def _check_score(code):
+    if re.search(r"\b(for|while)\b", _code_only(code)):
+        return False, ("count_stars still loops: each tick adds one reward to a puffer's total, "
+                       "so no loop over the history is needed")
+    return _same_game("score", code)
+
+
+ALLOCATION = re.compile(r"\b(malloc|calloc|realloc|free)\s*\(")
+
+
+def _check_observations(code):
+    found = ALLOCATION.search(_code_only(code))
+    if found:
+        return False, (f"write_observations still calls {found.group(1)} for every puffer, every "
+                       f"step: scratch this small belongs on the stack")
+    return _same_game("observations", code)
+
+
+CLOCK = re.compile(r"\b(clock|clock_gettime|gettimeofday|time)\s*\(")
+
+
+def _check_timed_step(code):
+    found = CLOCK.search(_code_only(code))
+    if found:
+        return False, f"env_step still calls {found.group(1)}() every step"
+    return _same_game("timed_step", code)
+
+
+def require_slow_fixes(background, score, observations, timed_step):
+    """For cells that need all four fixes: stops with one line naming the first
+    exercise that is not done."""
+    lesson6.background.require(background)
+    lesson6.score.require(score)
+    lesson6.observations.require(observations)
+    lesson6.timed_step.require(timed_step)
+
+
+def env_share(metrics):
+    """The env's share of a run's training time: seconds in env.step() over
+    all seconds, summed over updates (not the mean of per-update shares: an
+    update where every env resets at once weighs what it cost)."""
+    times = [m["elapsed_s"] for m in metrics]
+    walls = [t - s for s, t in zip([0.0] + times[:-1], times)]
+    return sum(m["time_env"] * w for m, w in zip(metrics, walls)) / sum(walls)
+
+
+LESSON6 = "06_profile_slow_env.ipynb"
+lesson6 = SimpleNamespace(
+    assemble=assemble_slow_target,
+    require_all=require_slow_fixes,
+    env_share=env_share,
+    background=Exercise("build the background once", _check_background, [
+        "The picture depends only on arena_size: it is the same for every episode.",
+        "Work that depends only on the settings belongs where it runs once: env_init, or the "
+        "first call that needs it.",
+        "Move the allocation and the build_background call out of env_reset; draw_background can "
+        "build it the first time, when env->background is still NULL (training never draws)."],
+        number=1, lesson=LESSON6, cell="BACKGROUND ="),
+    score=Exercise("a running total", _check_score, [
+        "Each tick a puffer's total grows by exactly this tick's reward.",
+        "Keep the total in env->puffers[a].eaten and add to it; env_reset already sets it to 0.",
+        "One line: add reward to the puffer's eaten. The history is no longer needed."],
+        number=2, lesson=LESSON6, cell="SCORE ="),
+    observations=Exercise("no allocation per step", _check_observations, [
+        "16 vectors of 4 floats is 256 bytes: small enough for the stack.",
+        "Declare the two scratch arrays as local arrays (f4 name[16]) instead of calloc, once, "
+        "before the loop over puffers; they need no free.",
+        "Lanes past n may hold anything finite: zero them once when you declare them ({0})."],
+        number=3, lesson=LESSON6, cell="OBSERVATIONS ="),
+    timed_step=Exercise("no clock in the step", _check_timed_step, [
+        "What does env_step do besides the game? Is any of it needed for the game?",
+        "Time is counted in ticks inside an env; measure speed from outside (bench, a profiler).",
+        "env_step only has to run the game's tick and return whether the episode ended."],
+        number=4, lesson=LESSON6, cell="TIMED_STEP ="),
+)
+
+
 # ---- Lesson 7: memory, frame stacking vs an LSTM ---------------------------------------
 def _push_frame_reference(stack, obs, new_episode):
     stack = np.where(np.asarray(new_episode, bool)[:, None, None], 0, stack)
