@@ -109,7 +109,8 @@ def gallery_markdown():
         cards.append(
             f'<div class="pl-agent" markdown="1">\n\n'
             f'{picture}\n'
-            f'**{e["env"]}**: trained in {e["train_s"]:.0f} s on {e["machine"]}{ratio}.\n\n'
+            f'**{e["env"]}**: trained in {e["train_s"]:.0f} s on {e["machine"]}'
+            f'{" (beside another gallery run)" if e.get("concurrent") else ""}{ratio}.\n\n'
             f'```bash\n{e["train_command"]}\n{e["eval_command"]}\n```\n\n'
             f'</div>\n')
     script = player_script("") if agents else ""
