@@ -12,28 +12,22 @@ import argparse
 import json
 import statistics
 import sys
-import time
 
 import numpy as np
 
 import puffer_learn
 from puffer_learn.build import ENVS_DIR, build
+from puffer_learn.profiling import timed_steps
 
 
 def steps_per_second(env, seconds):
     """Agent-steps per second with random actions, as `puffer-learn bench`."""
-    rng = np.random.default_rng(0)
-    pool = rng.integers(0, env.num_actions, (64, env.num_agents), dtype=np.int32)
-    for k in range(20):
-        env.actions[:] = pool[k % 64]
-        env.step()
-    steps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for k in range(64):
-            env.actions[:] = pool[k]
-            env.step()
-        steps += 64
-    return steps * env.num_agents / (time.perf_counter() - start)
+    pool = np.random.default_rng(0).integers(0, env.num_actions, (64, env.num_agents), dtype=np.int32)
+
+    def set_actions(k):
+        env.actions[:] = pool[k]
+    steps, elapsed = timed_steps(env.step, set_actions, seconds)
+    return steps * env.num_agents / elapsed
 
 
 def alternate(envs, rounds, seconds):

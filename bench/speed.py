@@ -55,6 +55,7 @@ from pathlib import Path
 import numpy as np
 
 import puffer_learn
+from puffer_learn.profiling import timed_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,16 +80,8 @@ def pufferlib_binding():
 
 def steps_per_second(step, set_actions, agents, seconds):
     """Agent-steps per second of step() with pre-drawn random actions."""
-    for k in range(20):  # warm up caches and the branch predictor
-        set_actions(k % 64)
-        step()
-    steps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for k in range(64):
-            set_actions(k)
-            step()
-        steps += 64
-    return steps * agents / (time.perf_counter() - start)
+    steps, elapsed = timed_steps(step, set_actions, seconds)
+    return steps * agents / elapsed
 
 
 def ours(num_envs, threads, seconds):

@@ -37,6 +37,23 @@ PROFILE_FLAGS = ["-O2", "-fno-inline", "-fno-ipa-cp", "-g", "-pg", "-static", "-
 TIMING_FLAGS = ["-O3", "-g", "-fno-math-errno", "-std=gnu11", "-DPL_CORE_ONLY", "-Wno-attributes"]
 
 
+def timed_steps(step, set_actions, seconds):
+    """Calls set_actions(k) (k in 0..63: a row of pre-drawn actions) then step(),
+    over and over for `seconds`, after 20 warm-up steps (caches, the branch
+    predictor). Returns (steps, elapsed seconds). `bench` and the bench/
+    scripts all time env steps with it, so their figures compare."""
+    for k in range(20):
+        set_actions(k % 64)
+        step()
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for k in range(64):
+            set_actions(k)
+            step()
+        steps += 64
+    return steps, time.perf_counter() - start
+
+
 def bench(env, num_envs=512, seconds=3.0, threads=1, seed=0, **config):
     """Env-only throughput with random actions: no network in the loop.
     Returns {"env", "num_envs", "num_agents", "threads", "seconds",
@@ -48,16 +65,10 @@ def bench(env, num_envs=512, seconds=3.0, threads=1, seed=0, **config):
     rng = np.random.default_rng(seed)
     # A pool of pre-drawn random actions, so drawing them is not what we time.
     pool = rng.integers(0, vec.num_actions, (64, vec.num_agents), dtype=np.int32)
-    for k in range(20):  # warm up caches and the branch predictor
-        vec.actions[:] = pool[k % 64]
-        vec.step()
-    steps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for k in range(64):
-            vec.actions[:] = pool[k]
-            vec.step()
-        steps += 64
-    elapsed = time.perf_counter() - start
+
+    def set_actions(k):
+        vec.actions[:] = pool[k]
+    steps, elapsed = timed_steps(vec.step, set_actions, seconds)
     result = {"env": str(env) if "\n" not in str(env) else "(source)", "num_envs": vec.num_envs,
               "num_agents": vec.num_agents, "threads": threads, "seconds": round(elapsed, 3),
               "vector_steps": steps, "agent_steps_per_s": round(steps * vec.num_agents / elapsed)}
