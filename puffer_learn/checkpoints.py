@@ -8,9 +8,9 @@ from pathlib import Path
 
 import torch
 
-from puffer_learn.config import policy_class, stacked_policy
+from puffer_learn.config import build_policy, policy_class
 from puffer_learn.errors import nonfinite
-from puffer_learn.policies import POLICIES, FrameStack, add_obs_norm
+from puffer_learn.policies import POLICIES, FrameStack
 
 CHECKPOINT_FORMAT = "puffer_learn checkpoint"
 CHECKPOINT_KEYS = ["format", "version", "env", "seed", "config", "policy_class", "obs_size",
@@ -97,11 +97,9 @@ def policy_from_checkpoint(data, device="cpu", where=None):
     cls = policy_class(data["policy_class"])
     settings = {k: v for k, v in data["config"]["policy"].items() if k != "name"}
     try:
-        policy = stacked_policy(cls, data["obs_size"], data["num_actions"], settings,
-                                data["config"]["train"].get("frame_stack", 1))
+        # obs_norm's running mean/std statistics come back with the weights
+        policy = build_policy(cls, data["obs_size"], data["num_actions"], settings, data["config"]["train"])
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{where}: its config cannot rebuild policy {data['policy_class']}: "
                               f"{e}") from None
-    if data["config"]["train"].get("obs_norm"):  # its running mean/std statistics, saved with the weights
-        add_obs_norm(policy, data["obs_size"])
     return load_weights(policy, data["model"], where).to(device)

@@ -272,17 +272,23 @@ def checkpoint_path(out, env_name, seed):
     return folder / "model.pt"
 
 
-def stacked_policy(cls, obs_size, num_actions, settings, frame_stack=1):
-    """cls(obs_size, ...), or with frame_stack = k > 1 a FrameStack around
-    cls(k * obs_size, ...): the one place a frame stack is put together
-    (training, evaluation and checkpoints all build policies here)."""
+def build_policy(cls, obs_size, num_actions, settings, train):
+    """cls(obs_size, num_actions, **settings) with what the [train] settings
+    add around it: frame_stack = k > 1 makes it a FrameStack around
+    cls(k * obs_size, ...), obs_norm gives it a running mean/std. The one place
+    a policy is put together (training, evaluation and checkpoints build here)."""
+    frame_stack = train.get("frame_stack", 1)
     if frame_stack == 1:
-        return cls(obs_size, num_actions, **settings)
-    if "entity_layout" in inspect.signature(cls.__init__).parameters:
+        policy = cls(obs_size, num_actions, **settings)
+    elif "entity_layout" in inspect.signature(cls.__init__).parameters:
         raise ConfigError(f"train setting frame_stack={frame_stack} needs a policy that reads one flat "
                           f"observation (mlp or lstm); {cls.__name__} reads the env's entity layout: "
                           f"use frame_stack=1 with it")
-    return FrameStack(cls(frame_stack * obs_size, num_actions, **settings), obs_size, frame_stack)
+    else:
+        policy = FrameStack(cls(frame_stack * obs_size, num_actions, **settings), obs_size, frame_stack)
+    if train.get("obs_norm"):
+        add_obs_norm(policy, obs_size)
+    return policy
 
 
 def make_policy(config, vec):
@@ -293,10 +299,7 @@ def make_policy(config, vec):
         # so the checkpoint (and the C export) rebuilds the same network.
         config["policy"].setdefault("entity_layout", list(vec.entity_layout))
     settings = {k: v for k, v in config["policy"].items() if k != "name"}
-    policy = stacked_policy(cls, vec.obs_size, vec.num_actions, settings,
-                            config["train"].get("frame_stack", 1))
-    if config["train"].get("obs_norm"):
-        add_obs_norm(policy, vec.obs_size)
+    policy = build_policy(cls, vec.obs_size, vec.num_actions, settings, config["train"])
     missing = [m for m in ("initial_state", "mask_state", "state_rows", "forward_sequence")
                if not hasattr(policy, m)]
     if missing:
