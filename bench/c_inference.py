@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 
 import puffer_learn
-from puffer_learn.export import CPolicy, write_weights
-from puffer_learn.policies import POLICIES
-from puffer_learn.train import load_checkpoint, policy_from_checkpoint
+from puffer_learn.export.weights import CPolicy, write_weights
+from puffer_learn.training.policies import POLICIES
+from puffer_learn.training.checkpoints import load_checkpoint, policy_from_checkpoint
 
 
 def torch_seconds_per_step(policy, obs, iters):

@@ -16,8 +16,8 @@ import sys
 import numpy as np
 
 import puffer_learn
-from puffer_learn.build import ENVS_DIR, build
-from puffer_learn.profiling import timed_steps
+from puffer_learn.cenv.build import ENVS_DIR, build
+from puffer_learn.cenv.profiling import timed_steps
 
 
 def steps_per_second(env, seconds):

@@ -42,7 +42,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from puffer_learn.experiments import Comparison, compare  # noqa: E402
+from puffer_learn.course.experiments import Comparison, compare  # noqa: E402
 
 MLP_SETTINGS = {"name": "mlp", "hidden_size": 64, "layers": 2}   # = the envs' train.toml
 ENTITY_SETTINGS = {"name": "entity", "hidden_size": 64, "layers": 2, "entity_hidden": 32}

@@ -7,7 +7,7 @@
 Per row, printed as JSON (then a table on stderr):
   c_loop_sps   agent-steps/s of envs/profile_main.c built -O3 (64 envs, no Python),
                best of --rounds, the rows timed in turn (a busy moment hits all alike);
-  bench_sps    puffer_learn.profiling.bench (what `puffer-learn bench` runs), 64 envs,
+  bench_sps    puffer_learn.cenv.profiling.bench (what `puffer-learn bench` runs), 64 envs,
                best of --rounds, in turn (the fixed variants are your-own-env builds:
                they run in a worker process, one socket round trip per step);
   env_share    (--train) seconds in env.step() / training seconds, target's settings;
@@ -18,8 +18,8 @@ import json
 import os
 import sys
 
-from puffer_learn.config import load_env_config
-from puffer_learn.profiling import bench, gprof, time_steps
+from puffer_learn.training.config import load_env_config
+from puffer_learn.cenv.profiling import bench, gprof, time_steps
 from puffer_learn.widgets.lessons import SLOW_PARTS, assemble_slow_target, env_share, lesson6
 
 

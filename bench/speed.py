@@ -55,7 +55,7 @@ from pathlib import Path
 import numpy as np
 
 import puffer_learn
-from puffer_learn.profiling import timed_steps
+from puffer_learn.cenv.profiling import timed_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -153,7 +153,7 @@ def train_row(seed, args):
     if out.returncode != 0:
         return {"row": f"train_seed_{seed}", "error": out.stderr.strip().splitlines()[-1:]}
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    from puffer_learn.checkpoints import load_checkpoint  # the CLI prints no metrics; the checkpoint has them
+    from puffer_learn.training.checkpoints import load_checkpoint  # the CLI prints no metrics; the checkpoint has them
     metrics = load_checkpoint(result["checkpoint"])["metrics"]
     first = next((m for m in metrics if (m["ratio"] or 0) >= 0.9), None)
     return {"row": f"train_seed_{seed}", "wall_s": round(wall, 1), "final_ratio": round(result["ratio"], 3),

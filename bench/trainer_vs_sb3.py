@@ -3,9 +3,9 @@
     pip install stable-baselines3          # dev/bench only, not a puffer_learn dependency
     python bench/trainer_vs_sb3.py --seconds 30
 
-SB3 runs with its default PPO hyperparameters on puffer_learn.gym_adapter.GymEnv
+SB3 runs with its default PPO hyperparameters on puffer_learn.cenv.gym_adapter.GymEnv
 (one puffer of one env; the other puffers follow the scripted baseline). Ours
-runs `puffer_learn.train` with the env's train.toml. Both are then scored the
+runs `puffer_learn.training.trainer` with the env's train.toml. Both are then scored the
 same way: their policy drives EVERY agent of the env on the fixed eval seeds,
 as a ratio to the scripted baseline. Prints both agent-steps/s, both ratios and
 the steps/s ratio; the last stdout line is JSON.
@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 import puffer_learn
-from puffer_learn.train import baseline_score, evaluate_policy, resolve_config
+from puffer_learn.training.evaluation import baseline_score, evaluate_policy
+from puffer_learn.training.config import resolve_config
 
 
 class SB3Logits(nn.Module):
@@ -38,7 +39,7 @@ def run_sb3(env, seconds, seed):
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
 
-    from puffer_learn.gym_adapter import GymEnv
+    from puffer_learn.cenv.gym_adapter import GymEnv
 
     class WallClock(BaseCallback):
         def _on_training_start(self):

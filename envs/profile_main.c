@@ -1,6 +1,6 @@
 // profile_main.c: an env alone as a C program, for a profiler (lesson 6).
 //
-// puffer_learn/profiling.py compiles this file with gprof's instrumentation:
+// puffer_learn/cenv/profiling.py compiles this file with gprof's instrumentation:
 //   gcc -O2 -fno-inline -pg -static -DPL_CORE_ONLY -DENV_HEADER='"path/env.h"' ...
 // -fno-inline keeps every function of the env its own line in the profile;
 // -static links libc and libm into the program, so time spent inside malloc,

@@ -1,9 +1,9 @@
 // puffernet.h: run a policy trained in PyTorch as plain C.
 //
-// The layers here compute exactly what puffer_learn/policies.py computes in
+// The layers here compute exactly what puffer_learn/training/policies.py computes in
 // torch (same layer order, same gate order, same activations), so a C
 // program gets the same logits as Python to ~1e-6. Weights come from a file
-// written by `puffer-learn export` (puffer_learn/export.py):
+// written by `puffer-learn export` (puffer_learn/export/weights.py):
 //
 //   offset  type      field
 //   0       char[8]   magic "PUFFNET\0"

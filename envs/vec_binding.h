@@ -8,7 +8,7 @@
 // pointers are slices of the shared numpy arrays. One Python call steps them
 // all; C loops over envs (optionally split over a few threads).
 //
-// PL_CORE_ONLY (defined by the WebAssembly build, puffer_learn/web.py) keeps
+// PL_CORE_ONLY (defined by the WebAssembly build, puffer_learn/export/web.py) keeps
 // only the env core (pl_vec_init/reset/step/log): no raylib window, no frame
 // read-back and no crash reports, which need POSIX calls WASI lacks (dup,
 // signals, backtraces). The page draws through envs/web/raylib_canvas.h.

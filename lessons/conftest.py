@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from puffer_learn.lesson_copies import LESSON_COPIES, error_outputs, write_copy
+from puffer_learn.course.lesson_copies import LESSON_COPIES, error_outputs, write_copy
 
 _runs = {}  # notebook path -> {"file": nbval's collector, "failed": bool, "start": t}
 

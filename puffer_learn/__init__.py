@@ -5,8 +5,15 @@
     obs = env.reset()
     obs, rewards, terminals, truncations, info = env.step(actions)
     frame = env.render(0)
-    run = puffer_learn.train("target", seed=1)   # PPO; see puffer_learn/train.py
-    study = puffer_learn.sweep("target", trials=8, budget=500_000)  # Optuna; see sweep.py
+    run = puffer_learn.train("target", seed=1)   # PPO; see puffer_learn/training/trainer.py
+    study = puffer_learn.sweep("target", trials=8, budget=500_000)  # Optuna; see training/sweep.py
+
+The package in layers, each importing only from the ones above it here:
+    cenv/       build C envs (cffi), step them (VecEnv and its backends), render frames
+    training/   settings, policies, the PPO trainer, checkpoints, evaluation, sweeps
+    export/     a trained policy as C: the weight file, the standalone program, the web page
+    course/     lesson tooling: student C checks, experiments, the docs' lesson copies
+    cli.py      the puffer-learn command, on top of all of them
 """
 import os
 
@@ -20,15 +27,14 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 # Takes effect only if torch was not imported before puffer_learn.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from puffer_learn.build import CompileError, ContractError, EnvCrashError, packaged_envs  # noqa: E402
-from puffer_learn.vector import VecEnv, make  # noqa: E402
-from puffer_learn.render import record_episode, save_gif  # noqa: E402
-# The names `train` and `evaluate` are the functions; the trainer's other
-# pieces are importable as `from puffer_learn.train import compute_gae, ...`.
-from puffer_learn.config import SOLVED_RATIO, ConfigError  # noqa: E402
-from puffer_learn.evaluation import EpisodesNeverEnd  # noqa: E402
-from puffer_learn.train import TrainingDiverged, evaluate, train  # noqa: E402
-from puffer_learn.sweep import SweepError, SweepInterrupted, sweep  # noqa: E402
+# The short entries: puffer_learn.make, .train, .evaluate, .sweep and the errors they raise.
+from puffer_learn.cenv.build import CompileError, ContractError, EnvCrashError, packaged_envs  # noqa: E402
+from puffer_learn.cenv.vector import VecEnv, make  # noqa: E402
+from puffer_learn.cenv.render import record_episode, save_gif  # noqa: E402
+from puffer_learn.training.config import SOLVED_RATIO, ConfigError  # noqa: E402
+from puffer_learn.training.evaluation import EpisodesNeverEnd, evaluate  # noqa: E402
+from puffer_learn.training.trainer import TrainingDiverged, train  # noqa: E402
+from puffer_learn.training.sweep import SweepError, SweepInterrupted, sweep  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["make", "VecEnv", "packaged_envs", "CompileError", "ContractError", "EnvCrashError",

@@ -30,8 +30,9 @@ def exit_code(error):
     """2 for what the user typed (a bad setting, path or env name), 1 for the rest."""
     if isinstance(error, UsageError) or type(error) in (ValueError, TypeError, FileNotFoundError):
         return USAGE
-    config = sys.modules.get("puffer_learn.config")
-    if config is not None and isinstance(error, config.ConfigError):
+    from puffer_learn.training.config import ConfigError
+
+    if isinstance(error, ConfigError):
         return USAGE
     return RUNTIME
 
@@ -91,7 +92,7 @@ def cmd_lab(args, extra):
 
 def cmd_bench(args, extra):
     """Env-only throughput with random actions: no network in the loop."""
-    from puffer_learn.profiling import bench
+    from puffer_learn.cenv.profiling import bench
 
     result = bench(args.env, num_envs=args.num_envs, seconds=args.seconds, threads=args.threads)
     print(f"{args.env}: {result['agent_steps_per_s'] / 1e6:.1f}M agent-steps/s "
@@ -196,7 +197,7 @@ def train_settings(args, extra):
 
 def cmd_train(args, extra):
     """Trains with PPO; the last stdout line is the JSON result."""
-    from puffer_learn.train import train
+    from puffer_learn.training.trainer import train
 
     settings = train_settings(args, extra)
     start = time.perf_counter()
@@ -226,7 +227,8 @@ class _nothing:
 
 def cmd_eval(args, extra):
     """Scores a checkpoint against the scripted baseline on the fixed eval seeds."""
-    from puffer_learn.train import evaluate, load_checkpoint
+    from puffer_learn.training.evaluation import evaluate
+    from puffer_learn.training.checkpoints import load_checkpoint
 
     trained_on = load_checkpoint(args.checkpoint)["env"]
     if Path(str(trained_on)).stem != Path(args.env).stem:
@@ -242,7 +244,7 @@ def cmd_eval(args, extra):
 
 def cmd_export(args, extra):
     """Weights file + standalone C program (env + policy, no Python)."""
-    from puffer_learn.export import export, run_demo
+    from puffer_learn.export.program import export, run_demo
 
     result = export(args.env, args.checkpoint, args.out, web=args.web)
     if args.run:
@@ -259,7 +261,7 @@ def cmd_export(args, extra):
 def cmd_sweep(args, extra):
     """An Optuna study over the env's [sweep] space; the last stdout line is
     its summary (best value and params, trials completed/pruned/failed, wall time)."""
-    from puffer_learn.sweep import SweepInterrupted, summary, sweep
+    from puffer_learn.training.sweep import SweepInterrupted, summary, sweep
 
     settings = parse_settings(extra)  # fixed settings of every trial
     start = time.perf_counter()

@@ -17,7 +17,7 @@
    (wall time to train, ratio to the scripted baseline) go to docs/generated/.
 3. Live agents: each gallery agent, and the agent each lesson in
    LESSON_AGENTS trains, is exported with `puffer-learn export --web`'s code
-   (env + C policy compiled to WebAssembly by zig cc, puffer_learn/web.py)
+   (env + C policy compiled to WebAssembly by zig cc, puffer_learn/export/web.py)
    into docs/generated/web/; the pages play them live, GIF as the fallback.
    The wasm is cached by a hash of its sources, so a rebuild costs seconds
    (the very first one compiles wasi-libc into zig's cache, ~1 min).
@@ -36,8 +36,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from puffer_learn.config import SOLVED_RATIO
-from puffer_learn.lesson_copies import (LESSON_COPIES, LESSONS, MATHJAX_VERSION, ROOT, error_outputs,
+from puffer_learn.training.config import SOLVED_RATIO
+from puffer_learn.course.lesson_copies import (LESSON_COPIES, LESSONS, MATHJAX_VERSION, ROOT, error_outputs,
                                         is_current, write_copy)
 
 GENERATED = ROOT / "docs" / "generated"
@@ -122,7 +122,7 @@ def machine():
 
 def gallery_envs():
     """Packaged envs that ship tuned training settings (envs/ENV/train.toml)."""
-    from puffer_learn.build import ENVS_DIR, packaged_envs
+    from puffer_learn.cenv.build import ENVS_DIR, packaged_envs
     return [e for e in packaged_envs() if (ENVS_DIR / e / "train.toml").is_file()]
 
 
@@ -189,8 +189,8 @@ def build_web(envs, lessons):
     """Exports the gallery's and the lessons' agents to docs/generated/web/
     and lists them in docs/generated/web.json for the docs hooks."""
     import shutil
-    from puffer_learn.export import export
-    from puffer_learn.web import WEB_DIR
+    from puffer_learn.export.program import export
+    from puffer_learn.export.web import WEB_DIR
 
     WEB.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(WEB_DIR / "player.js", WEB / "player.js")

@@ -21,7 +21,7 @@ import re
 
 from mkdocs.exceptions import PluginError
 
-from puffer_learn.lesson_copies import (LESSON_COPIES, MATHJAX_CDN, MATHJAX_QUERY, ROOT, copy_problem,
+from puffer_learn.course.lesson_copies import (LESSON_COPIES, MATHJAX_CDN, MATHJAX_QUERY, ROOT, copy_problem,
                                         notebook_title, read_copy)
 
 log = logging.getLogger("mkdocs.hooks.puffer_learn")

@@ -14,7 +14,7 @@ Auto-reset goes through the new env_reset too, so every episode of a scene
 starts from the same placement.
 """
 import puffer_learn
-from puffer_learn.build import ENVS_DIR
+from puffer_learn.cenv.build import ENVS_DIR
 
 TARGET_SOURCE = (ENVS_DIR / "target" / "target.h").read_text()
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import puffer_learn
-from puffer_learn.build import ENVS_DIR
+from puffer_learn.cenv.build import ENVS_DIR
 
 SIZE = 256.0       # default arena_size
 HALF = SIZE / 2    # normalized offsets are divided by half the arena

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import puffer_learn
-from puffer_learn.build import ENVS_DIR
+from puffer_learn.cenv.build import ENVS_DIR
 
 WIDTH = 192
 PADDLE_SPEED = 3  # pixels per frame

@@ -8,7 +8,7 @@ import torch
 
 import puffer_learn
 from puffer_learn import cli
-from puffer_learn.evaluation import EpisodesNeverEnd, baseline_score
+from puffer_learn.training.evaluation import EpisodesNeverEnd, baseline_score
 
 # A one-agent env whose episodes never end (env_step always returns 0).
 NEVER_ENDS = r"""
@@ -166,7 +166,7 @@ def test_lab_without_lessons_says_how_to_get_them(monkeypatch, tmp_path, capsys)
 
 def test_a_train_run_builds_its_env_once(monkeypatch, tmp_path, capsys):
     """Baseline, training and evaluation envs all come from one build (issue 11)."""
-    import puffer_learn.build as build_module
+    import puffer_learn.cenv.build as build_module
     calls = []
     compile_module = build_module.compile_module
     monkeypatch.setattr(build_module, "compile_module",

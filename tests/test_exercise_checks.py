@@ -15,7 +15,7 @@ def _entity_forward(pool, transpose=False, self_last=False):
     """A wrong MyEntityPolicy for lesson 3's forward exercise."""
     import torch
 
-    from puffer_learn.policies import EntityPolicy
+    from puffer_learn.training.policies import EntityPolicy
 
     class Wrong(EntityPolicy):
         def forward(self, obs, state=None):
@@ -569,8 +569,7 @@ def test_lesson8_shows_the_trainers_own_lines_and_hides_one_bug_in_the_mystery_p
     """Lesson 8 shows train()'s Rollout / Learn / Metrics sections from train.py
     itself (so they follow any change there), and its mystery trainer differs
     from the package's in the value loss alone."""
-    import puffer_learn.train  # noqa: F401
-    from puffer_learn.train import PARTS
+    from puffer_learn.training.trainer import PARTS
 
     ex = L.lesson8
     learn, rollout, metrics = (ex.trainer_section(name) for name in ("Learn", "Rollout", "Metrics"))

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from puffer_learn.experiments import area_under_curve, compare, curve_of
+from puffer_learn.course.experiments import area_under_curve, compare, curve_of
 
 
 def test_area_under_curve_is_the_mean_over_steps():

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import puffer_learn
-from puffer_learn.export import CPolicy, read_weights
+from puffer_learn.export.weights import CPolicy, read_weights
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def test_export_writes_weights_and_a_program_that_plays(exported):
 
 def test_the_exported_weights_are_the_checkpoint_network(exported):
     run, result = exported
-    from puffer_learn.train import load_checkpoint, policy_from_checkpoint
+    from puffer_learn.training.checkpoints import load_checkpoint, policy_from_checkpoint
 
     policy = policy_from_checkpoint(load_checkpoint(run["checkpoint"]))
     env = puffer_learn.make("target", num_envs=2, seed=9)
@@ -72,8 +72,8 @@ def test_the_program_refuses_a_damaged_weight_file(exported, tmp_path, damage, m
 def test_the_program_refuses_weights_for_another_env(exported, tmp_path):
     """A policy trained with 6 stars observes 31 numbers; target's default has 27."""
     _, result = exported
-    from puffer_learn.export import write_weights
-    from puffer_learn.policies import MLP
+    from puffer_learn.export.weights import write_weights
+    from puffer_learn.training.policies import MLP
 
     write_weights(MLP(31, 8, hidden_size=16), tmp_path / "six_stars.bin")
     out = subprocess.run([result["program"], "--weights", str(tmp_path / "six_stars.bin")],

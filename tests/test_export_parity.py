@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import puffer_learn
-from puffer_learn.export import CPolicy, WeightFileError, read_weights, write_weights
-from puffer_learn.policies import MLP, LSTMPolicy
+from puffer_learn.export.weights import CPolicy, WeightFileError, read_weights, write_weights
+from puffer_learn.training.policies import MLP, LSTMPolicy
 
 TOL = 1e-5
 
@@ -181,7 +181,7 @@ def test_c_sampling_matches_the_softmax():
 
 
 def test_entity_encoder_parity_on_a_real_rollout(tmp_path):
-    from puffer_learn.policies import EntityPolicy
+    from puffer_learn.training.policies import EntityPolicy
 
     env = puffer_learn.make("asteroids", num_envs=4, seed=2)
     env.reset()

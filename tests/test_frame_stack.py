@@ -7,10 +7,10 @@ import pytest
 import torch
 
 import puffer_learn
-from puffer_learn.config import ConfigError, resolve_config
-from puffer_learn.export import WeightFileError, write_weights
-from puffer_learn.policies import MLP, FrameStack, LSTMPolicy, add_obs_norm
-from puffer_learn.train import load_checkpoint, policy_from_checkpoint
+from puffer_learn.training.config import ConfigError, resolve_config
+from puffer_learn.export.weights import WeightFileError, write_weights
+from puffer_learn.training.policies import MLP, FrameStack, LSTMPolicy, add_obs_norm
+from puffer_learn.training.checkpoints import load_checkpoint, policy_from_checkpoint
 
 
 class Echo(MLP):

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from puffer_learn import cli
-from puffer_learn.config import TRAIN_DEFAULTS, ConfigError, check_train_value, resolve_config
+from puffer_learn.training.config import TRAIN_DEFAULTS, ConfigError, check_train_value, resolve_config
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 5000))
 FUZZ = settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=2000,
@@ -29,7 +29,7 @@ KEYS = list(TRAIN_DEFAULTS) + ["name", "hidden_size", "layers", "entity_hidden",
 TEXT_VALUES = st.sampled_from(["0", "-1", "1", "3", "64", "1e3", "1.5", "-0.0", "nan", "inf", "-inf",
                                "1e400", "99999999999999999999999", "true", "false", "cpu", "cuda",
                                "mlp", "lstm", "entity", "abc", "", "=", "--", "os.system",
-                               "puffer_learn.policies.MLP", "0x10", "1_000", "☃"])
+                               "puffer_learn.training.policies.MLP", "0x10", "1_000", "☃"])
 VALUES = st.one_of(st.integers(), st.floats(), st.booleans(), st.none(), st.text(max_size=8),
                    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
 

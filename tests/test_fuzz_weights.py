@@ -19,9 +19,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from puffer_learn.build import ENVS_DIR
-from puffer_learn.export import (ARCH, FIELDS, HEADER, MAGIC, VERSION, WeightFileError, expected_floats,
-                                 read_weights)
+from puffer_learn.cenv.build import ENVS_DIR
+from puffer_learn.export.weights import (ARCH, FIELDS, HEADER, MAGIC, VERSION, WeightFileError, expected_floats,
+                                         read_weights)
 
 HARNESS = ENVS_DIR.parent / "tests" / "fuzz" / "puffernet_fuzz.c"
 NUM_INPUTS = 10_000

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import puffer_learn
-from puffer_learn.train import load_checkpoint
+from puffer_learn.training.checkpoints import load_checkpoint
 
 GOLDEN = Path(__file__).parent / "golden_train.json"
 WALL_TIME = {"elapsed_s", "agent_steps_per_s", "time_env", "time_forward", "time_learn"}

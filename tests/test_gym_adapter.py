@@ -9,7 +9,7 @@ from gymnasium.utils.env_checker import check_env
 
 import puffer_learn
 
-from puffer_learn.gym_adapter import GymEnv
+from puffer_learn.cenv.gym_adapter import GymEnv
 from scenes import scene_source
 from test_user_env import tiny
 

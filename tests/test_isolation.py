@@ -14,12 +14,12 @@ import pytest
 import torch
 
 import puffer_learn
-import puffer_learn.isolation
+import puffer_learn.cenv.isolation
 from puffer_learn import ContractError, EnvCrashError
-from puffer_learn.build import FAST_FLAGS, Built, build, compile_module, load_module, locate
-from puffer_learn.errors import NonFiniteWeightsError, check_finite_state_dict
-from puffer_learn.export import CPolicy, WeightFileError, read_weights, write_weights
-from puffer_learn.policies import MLP
+from puffer_learn.cenv.build import FAST_FLAGS, Built, build, compile_module, load_module, locate
+from puffer_learn.training.errors import NonFiniteWeightsError, check_finite_state_dict
+from puffer_learn.export.weights import CPolicy, WeightFileError, read_weights, write_weights
+from puffer_learn.training.policies import MLP
 from test_user_env import BUG_LINE, tiny
 
 SCRIPTED = "static void env_scripted(Env* env, int* actions) { actions[0] = 1; }"
@@ -62,7 +62,7 @@ def test_exit_0_after_the_smoke_run():
 
 
 def test_endless_loop_after_the_smoke_run_times_out(monkeypatch):
-    monkeypatch.setattr(puffer_learn.isolation, "CALL_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(puffer_learn.cenv.isolation, "CALL_TIMEOUT_S", 2.0)
     message = crash_after_smoke("{ volatile int forever = 1; while (forever) {} }", "late_loop")
     assert "late_loop.h did not finish env_step within 2 s" in message
 

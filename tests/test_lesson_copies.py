@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from puffer_learn import lesson_copies as lc
+from puffer_learn.course import lesson_copies as lc
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,7 +55,7 @@ def test_error_outputs_are_found_and_refused(tmp_path):
 def test_docs_tools_use_this_module_and_pin_mathjax_once():
     for script in ("scripts/build_docs.py", "scripts/docs_hooks.py", "lessons/conftest.py"):
         text = (ROOT / script).read_text()
-        assert "puffer_learn.lesson_copies" in text and "sys.path" not in text
+        assert "puffer_learn.course.lesson_copies" in text and "sys.path" not in text
         assert "2.7.9" not in text and "def sha256" not in text and "def error_outputs" not in text
     pytest.importorskip("mkdocs")
     spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "scripts" / "docs_hooks.py")

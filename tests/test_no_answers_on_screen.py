@@ -32,8 +32,8 @@ MIN_CHARS = 12
 
 # Runs first in every copy: training keeps every output but does ~2 updates.
 SHRINK_TRAINING = """
-import sys, puffer_learn
-_train_module = sys.modules["puffer_learn.train"]  # (puffer_learn.train is the function)
+import puffer_learn
+from puffer_learn.training import trainer as _train_module
 _real_train = _train_module.train
 def _tiny_train(env, *args, **kwargs):
     kwargs.update(total_timesteps=1, eval_episodes=4, time_limit=0)

@@ -8,9 +8,9 @@ import numpy as np
 import torch
 
 import puffer_learn
-from puffer_learn.checkpoints import load_checkpoint, policy_from_checkpoint
-from puffer_learn.export import CPolicy, write_weights
-from puffer_learn.policies import MLP, ObsNorm
+from puffer_learn.training.checkpoints import load_checkpoint, policy_from_checkpoint
+from puffer_learn.export.weights import CPolicy, write_weights
+from puffer_learn.training.policies import MLP, ObsNorm
 
 
 def test_running_statistics_match_numpy():
@@ -48,7 +48,7 @@ def test_off_by_default_and_saved_in_the_checkpoint(tmp_path):
 def test_export_folds_the_statistics(tmp_path):
     torch.manual_seed(0)
     policy = MLP(84, 9, hidden_size=32)
-    from puffer_learn.policies import add_obs_norm
+    from puffer_learn.training.policies import add_obs_norm
     add_obs_norm(policy, 84)
     obs = torch.rand(64, 84) * 256
     policy.obs_norm.update(obs)

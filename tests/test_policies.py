@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from puffer_learn.policies import MLP, POLICIES, LSTMPolicy
-from puffer_learn.train import policy_class
+from puffer_learn.training.policies import MLP, POLICIES, LSTMPolicy
+from puffer_learn.training.config import policy_class
 
 
 def test_mlp_shapes_and_layers():
@@ -57,14 +57,14 @@ def test_forward_sequence_resets_memory_where_episodes_end():
 
 def test_policy_names_and_import_paths():
     assert policy_class("mlp") is MLP and policy_class("lstm") is LSTMPolicy
-    assert policy_class("puffer_learn.policies.MLP") is MLP
+    assert policy_class("puffer_learn.training.policies.MLP") is MLP
     assert set(POLICIES) >= {"mlp", "lstm"}
     with pytest.raises(ValueError, match="mlp, lstm"):
         policy_class("transformer")
 
 
 def test_entity_encoder_ignores_object_order_while_the_mlp_does_not():
-    from puffer_learn.policies import EntityPolicy
+    from puffer_learn.training.policies import EntityPolicy
 
     torch.manual_seed(0)
     self_size, n, f = 3, 6, 5
@@ -88,7 +88,7 @@ def test_entity_encoder_ignores_object_order_while_the_mlp_does_not():
 
 
 def test_entity_encoder_needs_a_layout_that_adds_up():
-    from puffer_learn.policies import EntityPolicy
+    from puffer_learn.training.policies import EntityPolicy
 
     with pytest.raises(ValueError, match="needs entity_layout"):
         EntityPolicy(20, 4)
@@ -125,7 +125,7 @@ def test_every_policy_has_the_trainers_interface(name):
 
 
 def test_log_prob_is_the_one_used_by_sampling():
-    from puffer_learn.policies import log_prob, sample_actions
+    from puffer_learn.training.policies import log_prob, sample_actions
     logits = torch.tensor([[0.0, 1.0, 2.0], [3.0, 0.0, 0.0]])
     actions, logp = sample_actions(logits, deterministic=True)
     assert actions.tolist() == [2, 0]

@@ -1,10 +1,10 @@
 """slow_target (lesson 6): the same game as target, slowly; and the profiler
-that finds why (puffer_learn/profiling.py)."""
+that finds why (puffer_learn/cenv/profiling.py)."""
 import numpy as np
 import pytest
 
 import puffer_learn
-from puffer_learn.profiling import bench, gprof, parse_flat_profile
+from puffer_learn.cenv.profiling import bench, gprof, parse_flat_profile
 from puffer_learn.widgets.exercises import compare_envs
 
 
@@ -51,7 +51,7 @@ def test_gprof_names_the_slow_reset():
 
 
 def test_gprof_reports_a_compile_error_with_the_line():
-    source = puffer_learn.build.ENVS_DIR.joinpath("target/target.h").read_text()
+    source = puffer_learn.cenv.build.ENVS_DIR.joinpath("target/target.h").read_text()
     broken = source.replace("env->tick++;", "env->tick++ oops;")
     with pytest.raises(puffer_learn.CompileError, match=r"student_env.h:\d+"):
         gprof(broken)

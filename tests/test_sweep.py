@@ -20,8 +20,8 @@ from optuna.trial import TrialState
 
 import puffer_learn
 from puffer_learn import cli
-from puffer_learn.config import ConfigError
-from puffer_learn.sweep import check_space, counted, open_storage
+from puffer_learn.training.config import ConfigError
+from puffer_learn.training.sweep import check_space, counted, open_storage
 
 TARGET = Path(puffer_learn.__file__).parent.parent / "envs" / "target"
 # Tiny trials: 8 envs x 8 puffers x 16 steps per update, 10 eval episodes.
@@ -72,11 +72,11 @@ def test_good_space_and_the_target_table():
                          "minibatches": {"choices": [2, 4, 8]}, "hidden_size": {"low": 32, "high": 128}})
     assert space["learning_rate"] == {"low": 1e-4, "high": 1e-2, "log": True}
     assert space["minibatches"] == {"choices": [2, 4, 8]}
-    assert puffer_learn.sweep.__module__ == "puffer_learn.sweep"
-    from puffer_learn.sweep import load_space
+    assert puffer_learn.training.sweep.__module__ == "puffer_learn.training.sweep"
+    from puffer_learn.training.sweep import load_space
     assert "learning_rate" in load_space("target")  # envs/target/train.toml's [sweep]
     # and training still reads that train.toml ([sweep] is not a training section)
-    from puffer_learn.config import load_env_config
+    from puffer_learn.training.config import load_env_config
     assert load_env_config("target")["train"]["learning_rate"] == 3e-3
 
 

@@ -243,7 +243,7 @@ def test_binding_declarations_come_from_the_headers():
     declared, the static helpers are not, and Spaces has the header's fields."""
     import re
     from pathlib import Path
-    from puffer_learn.build import binding_cdef, build
+    from puffer_learn.cenv.build import binding_cdef, build
 
     package = Path(puffer_learn.__file__).parent
     used = {name for path in package.glob("*.py")

@@ -10,9 +10,11 @@ import torch
 
 import puffer_learn
 from puffer_learn import cli
-from puffer_learn.train import (TrainingDiverged, clipped_policy_loss, compute_gae, entropy,
-                                evaluate, load_checkpoint, policy_from_checkpoint, resolve_config,
-                                train, value_loss)
+from puffer_learn.training.trainer import TrainingDiverged, clipped_policy_loss, compute_gae, train, value_loss
+from puffer_learn.training.policies import entropy
+from puffer_learn.training.evaluation import evaluate
+from puffer_learn.training.checkpoints import load_checkpoint, policy_from_checkpoint
+from puffer_learn.training.config import resolve_config
 
 # Each of 4 agents sees a one-hot cue and earns 1 for the matching action.
 # Episodes end (terminal) after `episode_ticks` steps; score = reward per agent.
@@ -134,7 +136,7 @@ def test_target_toml_is_read_and_overridable():
     assert cfg["train"]["learning_rate"] == 1e-4
     assert cfg["policy"]["hidden_size"] == 32 and cfg["env"]["num_stars"] == 6
     import tomllib
-    from puffer_learn.build import ENVS_DIR
+    from puffer_learn.cenv.build import ENVS_DIR
     toml = tomllib.loads((ENVS_DIR / "target" / "train.toml").read_text())
     assert {k: cfg["train"][k] for k in toml["train"] if k != "learning_rate"} == {
         k: v for k, v in toml["train"].items() if k != "learning_rate"}  # the file's settings, read
@@ -201,7 +203,8 @@ def test_parts_replace_the_trainers_math_and_bad_parts_fail_early(bandit, tmp_pa
     """train(parts=...) calls the given functions in place of its own (lesson 8);
     wrapping every part in a counter changes nothing else, and a typo in a
     part's name fails before anything is built, naming the valid parts."""
-    from puffer_learn.train import PARTS, ConfigError
+    from puffer_learn.training.trainer import PARTS
+    from puffer_learn.training.config import ConfigError
 
     calls = {}
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import puffer_learn
-import puffer_learn.build
+import puffer_learn.cenv.build
 from puffer_learn import CompileError, ContractError, EnvCrashError
 from scenes import TARGET_SOURCE
 
@@ -90,7 +90,7 @@ def test_out_of_bounds_write_is_caught_with_its_line():
 
 
 def test_endless_loop_is_stopped_by_the_timeout(monkeypatch):
-    monkeypatch.setattr(puffer_learn.build, "SMOKE_TIMEOUT_S", 4.0)
+    monkeypatch.setattr(puffer_learn.cenv.build, "SMOKE_TIMEOUT_S", 4.0)
     bug = "if (env->tick == 5) { volatile int forever = 1; while (forever) {} }"
     start = time.monotonic()
     with pytest.raises(EnvCrashError, match=r"loop_env.h did not finish 2000 random steps within 4 s.*"

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 import puffer_learn
-from puffer_learn import build, web
-from puffer_learn.export import export, run_demo, write_weights
+from puffer_learn.cenv import build, web
+from puffer_learn.export.weights import write_weights
+from puffer_learn.export.program import export, run_demo
 
 pytest.importorskip("ziglang")
 pytest.importorskip("wasmtime")
@@ -78,7 +79,7 @@ def test_the_module_refuses_damaged_weights_with_the_loaders_message(exported, t
 
 
 def test_the_module_refuses_weights_for_another_env(exported, tmp_path):
-    from puffer_learn.policies import MLP
+    from puffer_learn.training.policies import MLP
 
     write_weights(MLP(31, 8, hidden_size=16), tmp_path / "six_stars.bin")
     with pytest.raises(RuntimeError, match="31 numbers but the env gives 27"):

@@ -50,7 +50,7 @@ class RunComparison:
 
     def run(self):
         """Runs every variant x seed; returns the experiments.Comparison."""
-        from puffer_learn.experiments import compare
+        from puffer_learn.course.experiments import compare
 
         display(self.widget)
         self.result = compare(self.env, self.variants, seeds=self.seeds, on_update=self.on_update,

@@ -5,7 +5,7 @@
     dash = TrainingDashboard(); dash.train("target", background=True)  # kernel stays free
 
 It draws the metrics dicts the trainer passes to its callback (see
-puffer_learn/train.py for every key): the learning curve as a ratio to the
+puffer_learn/training/trainer.py for every key): the learning curve as a ratio to the
 env's scripted baseline, agent-steps/s, where wall time goes, losses on
 demand, progress with an ETA, and a Stop button. When the run ends the live
 widget is replaced by a static snapshot (HTML with the final picture), so a

@@ -170,7 +170,7 @@ class Exercise:
         if text is not None:
             return text
         namespace = {}
-        exec("import math\nimport numpy as np\nimport torch\nfrom puffer_learn.policies import *\n"
+        exec("import math\nimport numpy as np\nimport torch\nfrom puffer_learn.training.policies import *\n"
              + source, namespace)
         defined = re.search(r"^(?:def|class) (\w+)", source, re.M)
         if defined is None:  # an answer given as a value: NAME = {...} (the last assignment)

@@ -72,7 +72,7 @@ EXERCISE_SECTIONS = {"own_features": "exercise 1", "eat": "exercise 2", "episode
 
 
 def _read(path):
-    from puffer_learn.build import ENVS_DIR
+    from puffer_learn.cenv.build import ENVS_DIR
 
     return (ENVS_DIR / path).read_text()
 
@@ -217,7 +217,7 @@ lesson1 = SimpleNamespace(
 
 
 # ---- Lesson 5: C inference ---------------------------------------------------------
-# The student's C, compiled by puffer_learn.student_c (gcc + AddressSanitizer,
+# The student's C, compiled by puffer_learn.course.student_c (gcc + AddressSanitizer,
 # every call in a child process): compile errors show the line, crashes are caught.
 LAYER_DECLS = ("void linear(const float* W, const float* b, const float* x, float* y, int n_in, int n_out);\n"
                "void relu(float* x, int n);")
@@ -227,7 +227,7 @@ INPUT_DECL = "void policy_input(const void* env_obs, int agent, int obs_size, fl
 
 
 def c_layers(code):
-    from puffer_learn.student_c import compile_c
+    from puffer_learn.course.student_c import compile_c
 
     return compile_c(code, LAYER_DECLS, "layers.c")
 
@@ -277,14 +277,14 @@ def _check_layers(code):
 
 
 def c_forward(layers, forward):
-    from puffer_learn.student_c import compile_c
+    from puffer_learn.course.student_c import compile_c
 
     return compile_c(layers + "\n" + forward, LAYER_DECLS + "\n" + FORWARD_DECL, "policy.c")
 
 
 def flat_weights(policy):
     """The tensors of a 2-layer MLP in the weight file's order, as one float32 array."""
-    from puffer_learn.export import policy_layout
+    from puffer_learn.export.weights import policy_layout
 
     _, tensors = policy_layout(policy)
     return np.concatenate([t.detach().float().numpy().ravel() for t in tensors]).astype(np.float32)
@@ -311,7 +311,7 @@ def network_errors(lib, policy, obs):
 def _check_forward(code, layers=None):
     import torch
 
-    from puffer_learn.policies import MLP
+    from puffer_learn.training.policies import MLP
 
     if layers is None:
         layers = solved_layers()
@@ -339,7 +339,7 @@ def solved_layers():
 
 
 def _check_input(code):
-    from puffer_learn.student_c import compile_c
+    from puffer_learn.course.student_c import compile_c
 
     lib = compile_c(code, INPUT_DECL, "input.c")
     obs = np.random.default_rng(5).integers(0, 256, (8, 27), dtype=np.uint8)
@@ -362,7 +362,7 @@ RESET_DECL = "void end_episodes(float* h, float* c, const uint8_t* ended, int ag
 
 
 def _check_reset(code):
-    from puffer_learn.student_c import compile_c
+    from puffer_learn.course.student_c import compile_c
 
     lib = compile_c(code, RESET_DECL, "reset.c")
     rng = np.random.default_rng(7)
@@ -518,7 +518,7 @@ def _check_forward(cls):
     weights as the package's EntityPolicy, so the outputs must match."""
     import torch
 
-    from puffer_learn.policies import EntityPolicy
+    from puffer_learn.training.policies import EntityPolicy
 
     if not (isinstance(cls, type) and issubclass(cls, EntityPolicy)):
         return False, f"pass the class itself (MyEntityPolicy), got {cls!r}"
@@ -659,7 +659,7 @@ def _function_body(code, function):
 
 
 def _code_only(code):
-    from puffer_learn.build import strip_comments
+    from puffer_learn.cenv.build import strip_comments
 
     return strip_comments(code)
 
@@ -829,7 +829,7 @@ lesson7 = SimpleNamespace(
 
 # ---- Lesson 8: PPO from the inside ---------------------------------------------------
 # The student's GAE, losses, entropy and explained variance are checked against the
-# package's own functions (puffer_learn/train.py, puffer_learn/policies.py) on random
+# package's own functions (puffer_learn/training/trainer.py, puffer_learn/training/policies.py) on random
 # tensors; each known mistake is recognised by computing it here and comparing.
 LESSON8 = "08_ppo_inside.ipynb"
 
@@ -837,13 +837,12 @@ LESSON8 = "08_ppo_inside.ipynb"
 def trainer_section(name):
     """The lines of train() under its `# ---- NAME ----` header, up to the next
     header or the end of its block (Rollout, Learn, Metrics): shown from
-    puffer_learn/train.py itself, so the lesson never holds a stale copy."""
+    puffer_learn/training/trainer.py itself, so the lesson never holds a stale copy."""
     import inspect
-    import sys
 
-    import puffer_learn.train  # noqa: F401 (the name puffer_learn.train is the function)
+    from puffer_learn.training import trainer
 
-    lines = inspect.getsource(sys.modules["puffer_learn.train"]).splitlines()
+    lines = inspect.getsource(trainer).splitlines()
     starts = [k for k, line in enumerate(lines) if re.match(rf"\s*# ---- {re.escape(name)}\b", line)]
     if not starts:
         raise LookupError(f"train() has no section '# ---- {name} ----'")
@@ -910,7 +909,7 @@ def _close(a, b, tol=1e-5):
 
 
 def _check_gae(fn):
-    from puffer_learn.train import compute_gae
+    from puffer_learn.training.trainer import compute_gae
 
     for gamma, lam in ((0.99, 0.95), (0.9, 0.7)):
         for seed, ends in ((1, False), (2, True), (3, True)):
@@ -975,7 +974,7 @@ def _loss_args(seed, n=64):
 def _check_policy_loss(fn):
     import torch
 
-    from puffer_learn.train import clipped_policy_loss
+    from puffer_learn.training.trainer import clipped_policy_loss
 
     for seed, clip in ((1, 0.2), (2, 0.1)):
         new, old, adv = _loss_args(seed)
@@ -1041,7 +1040,7 @@ def _check_policy_loss(fn):
 def _check_value_loss(fn):
     import torch
 
-    from puffer_learn.train import value_loss
+    from puffer_learn.training.trainer import value_loss
 
     g = torch.Generator().manual_seed(4)
     old = torch.randn(64, generator=g)
@@ -1087,7 +1086,7 @@ def _check_entropy(fn):
 
     import torch
 
-    from puffer_learn.policies import entropy
+    from puffer_learn.training.policies import entropy
 
     g = torch.Generator().manual_seed(5)
     logits = torch.randn(32, 6, generator=g) * 2 + 3  # unnormalized, shifted: not log-probabilities
@@ -1126,7 +1125,7 @@ def _check_explained_variance(fn):
 
     import torch
 
-    from puffer_learn.train import explained_variance
+    from puffer_learn.training.trainer import explained_variance
 
     g = torch.Generator().manual_seed(6)
     returns = torch.randn(16, 8, generator=g) * 2 + 1
@@ -1197,7 +1196,7 @@ def _check_match(answer):
 
 # The silent bug: one of the trainer's parts has one subtle mistake.
 def _value_loss_swapped(new_values, old_values, returns, value_clip=0.0):
-    from puffer_learn.train import value_loss
+    from puffer_learn.training.trainer import value_loss
 
     return value_loss(new_values, returns, old_values, value_clip)  # two arguments swapped
 
@@ -1207,7 +1206,7 @@ def mystery_parts():
     bug. Each is wrapped, so comparing them with PARTS by identity says nothing."""
     import functools
 
-    from puffer_learn.train import PARTS
+    from puffer_learn.training.trainer import PARTS
 
     def wrapped(fn):
         @functools.wraps(fn)
@@ -1269,7 +1268,7 @@ def max_differences(parts, seed=0):
     value clipping on; the policy loss's gradient counts too."""
     import torch
 
-    from puffer_learn.train import PARTS
+    from puffer_learn.training.trainer import PARTS
 
     gaps = {}
     args = _rollout(seed, steps=32, agents=16)
@@ -1358,8 +1357,8 @@ lesson8 = SimpleNamespace(
 
 # ---- Lesson 9: sweeps ----------------------------------------------------------------
 def _check_space(fn):
-    from puffer_learn.config import ConfigError
-    from puffer_learn.sweep import check_space
+    from puffer_learn.training.config import ConfigError
+    from puffer_learn.training.sweep import check_space
 
     space = fn()
     if not isinstance(space, dict):

@@ -6,7 +6,7 @@ import io
 import numpy as np
 from matplotlib.figure import Figure
 
-from puffer_learn.config import SOLVED_RATIO
+from puffer_learn.training.config import SOLVED_RATIO
 
 COLORS = ["#0bb", "#e6a100", "#c33", "#58c", "#7a4", "#a5c"]
 

@@ -47,8 +47,8 @@ class EnvViewer:
     def __init__(self, env, policies=None, seed=0, max_steps=None, substeps=1, fps=30,
                  show=True, **env_config):
         import puffer_learn
-        from puffer_learn.render import record_episode
-        from puffer_learn.train import policy_fn
+        from puffer_learn.cenv.render import record_episode
+        from puffer_learn.training.evaluation import policy_fn
 
         policies = policies or {"scripted": "scripted"}
         self.labels = list(policies)
@@ -102,7 +102,7 @@ class EnvViewer:
         self.slider.value = int(np.clip(self.slider.value + delta, 0, self.length - 1))
 
     def gif_bytes(self, every=1):
-        from puffer_learn.render import save_gif
+        from puffer_learn.cenv.render import save_gif
 
         frames = side_by_side([self.frames[label] for label in self.labels])[::every]
         buffer = io.BytesIO()

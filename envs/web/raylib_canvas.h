@@ -9,7 +9,7 @@
 //
 // [CONTRACT] Only the calls below exist. An env that calls another raylib
 // function does not build: the compiler stops at the call ("call to
-// undeclared function 'DrawCircle'"), and puffer_learn/web.py turns that into
+// undeclared function 'DrawCircle'"), and puffer_learn/export/web.py turns that into
 // a one-line error naming the call. To draw with it in the page, add it here
 // (a static inline that calls a new import) and to DRAW in player.js.
 #ifndef PL_RAYLIB_CANVAS_H

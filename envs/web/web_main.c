@@ -2,7 +2,7 @@
 // page's twin of envs/demo.c (the native demo program).
 //
 // `puffer-learn export ENV --checkpoint P --out DIR --web` compiles this file
-// with zig cc (puffer_learn/web.py):
+// with zig cc (puffer_learn/export/web.py):
 //   -target wasm32-wasi -mexec-model=reactor -DPL_CORE_ONLY
 //   -DENV_HEADER='"target/target.h"' -DDEMO_CONFIG='"DIR/ENV_config.h"'
 // envs/web/player.js calls _initialize(), then pl_web_init(weights, seed,

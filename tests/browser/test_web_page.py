@@ -20,7 +20,7 @@ ENVS = ["target", "asteroids", "breakout"]
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory):
     """{env: export() result}, each env's page in its own folder, all served over http."""
-    from puffer_learn.export import export
+    from puffer_learn.export.program import export
 
     root = tmp_path_factory.mktemp("pages")
     out = {}
@@ -56,7 +56,7 @@ def demo(page):
 
 
 def test_the_page_plays_and_its_score_is_the_native_demos(browser, pages, artifacts):
-    from puffer_learn.export import run_demo
+    from puffer_learn.export.program import run_demo
 
     url, _, exported = pages
     page, problems = open_page(browser, url + "target/index.html?seed=2&episodes=3")
@@ -93,7 +93,7 @@ def test_the_page_plays_and_its_score_is_the_native_demos(browser, pages, artifa
 
 @pytest.mark.parametrize("env,argmax", [("asteroids", False), ("breakout", True), ("target", True)])
 def test_the_pages_score_matches_the_native_demo_for_every_env(browser, pages, env, argmax):
-    from puffer_learn.export import run_demo
+    from puffer_learn.export.program import run_demo
 
     url, _, exported = pages
     flag = "&argmax=1" if argmax else ""

@@ -82,7 +82,7 @@ def compare(env, variants, seeds=(1, 2, 3), total_timesteps=None, on_update=None
     on_update(variant, seed, metrics) is called after every update (a live
     plot uses it); on_run(row) after each run. **common: train() arguments
     shared by all variants (e.g. time_limit=None, num_envs=...)."""
-    from puffer_learn.train import train
+    from puffer_learn.training.trainer import train
 
     if not variants:
         raise ValueError("compare needs at least one variant: {label: {train kwargs}}")

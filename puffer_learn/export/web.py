@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from puffer_learn import build
+from puffer_learn.cenv import build
 
 WEB_DIR = build.ENVS_DIR / "web"
 # -O2 -s: small modules. [CONTRACT] never -ffast-math or -march=native here:
@@ -78,7 +78,7 @@ def compile_wasm(name, header, config_path, out):
     """env header + web_main.c + the demo's config header -> out (a .wasm file).
 
     Cached per user by a hash of every source, the flags and the compiler, as
-    the native builds are (puffer_learn/build.py)."""
+    the native builds are (puffer_learn/cenv/build.py)."""
     header, config_path, out = Path(header).resolve(), Path(config_path).resolve(), Path(out)
     cc = wasm_compiler()
     neighbours = sorted(p.read_text() for p in header.parent.glob("*.h") if p != header)

@@ -43,17 +43,14 @@ from pathlib import Path
 
 import torch
 
-from puffer_learn.build import build
-from puffer_learn.checkpoints import (CheckpointError, load_checkpoint, load_weights,  # noqa: F401
-                                      policy_from_checkpoint, save_checkpoint)
-from puffer_learn.errors import nonfinite
-from puffer_learn.config import (SOLVED_RATIO, TRAIN_DEFAULTS, ConfigError, check_batch,  # noqa: F401
-                                 checkpoint_path, device_for, make_policy, policy_class,
-                                 resolve_config)
-from puffer_learn.evaluation import (EpisodesNeverEnd, baseline_score, evaluate,  # noqa: F401
-                                     evaluate_policy, policy_fn, run_episodes)
-from puffer_learn.policies import entropy, log_prob, sample_actions  # noqa: F401
-from puffer_learn.vector import make
+from puffer_learn.cenv.build import build
+from puffer_learn.cenv.vector import make
+from puffer_learn.training.checkpoints import CheckpointError, load_checkpoint, load_weights, save_checkpoint
+from puffer_learn.training.config import (SOLVED_RATIO, ConfigError, check_batch, checkpoint_path, device_for,
+                                          make_policy, resolve_config)
+from puffer_learn.training.errors import nonfinite
+from puffer_learn.training.evaluation import baseline_score, evaluate_policy
+from puffer_learn.training.policies import entropy, log_prob, sample_actions
 
 
 # ---- The math ------------------------------------------------------------------

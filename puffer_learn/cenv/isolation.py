@@ -9,7 +9,7 @@ numpy arrays are the very memory C writes: the trainer code is unchanged.
 One vector step costs one round trip on a socket (a few microseconds), not
 one per agent. Packaged envs stay in-process (see vector.make).
 
-    worker = Worker(module, header)         # starts puffer_learn/_worker.py
+    worker = Worker(module, header)         # starts puffer_learn/cenv/_worker.py
     worker.call(b"s")                       # one request, one reply
 """
 import mmap
@@ -24,7 +24,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from puffer_learn.build import (ENVS_DIR, SMOKE_FLAGS, EnvCrashError, asan_environment, asan_summary,
+from puffer_learn.cenv.build import (ENVS_DIR, SMOKE_FLAGS, EnvCrashError, asan_environment, asan_summary,
                                 compile_module)
 
 WORKER_SCRIPT = str(Path(__file__).with_name("_worker.py"))

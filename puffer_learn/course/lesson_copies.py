@@ -14,7 +14,7 @@ import json
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]  # the source checkout
+ROOT = Path(__file__).resolve().parents[2]  # the source checkout
 LESSONS = ROOT / "lessons"
 LESSON_COPIES = ROOT / "docs" / "lessons"
 STAMP = "puffer_learn_docs"

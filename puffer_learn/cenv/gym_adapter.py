@@ -1,7 +1,7 @@
 """Gymnasium view of any puffer_learn env, for Gymnasium-based tools
 (Stable-Baselines3 and the like).
 
-    from puffer_learn.gym_adapter import GymEnv
+    from puffer_learn.cenv.gym_adapter import GymEnv
     env = GymEnv("target", seed=0)                 # or gymnasium.make("puffer_learn/target-v0")
     obs, info = env.reset(seed=1)
     obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
@@ -32,8 +32,8 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from puffer_learn.build import packaged_envs
-from puffer_learn.vector import make
+from puffer_learn.cenv.build import packaged_envs
+from puffer_learn.cenv.vector import make
 
 
 class GymEnv(gymnasium.Env):

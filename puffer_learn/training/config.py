@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from puffer_learn.build import locate
-from puffer_learn.policies import POLICIES, FrameStack, add_obs_norm
+from puffer_learn.cenv.build import locate
+from puffer_learn.training.policies import POLICIES, FrameStack, add_obs_norm
 
 # A run is "solved" when its score reaches this share of the scripted baseline's.
 SOLVED_RATIO = 0.9
@@ -304,5 +304,5 @@ def make_policy(config, vec):
                if not hasattr(policy, m)]
     if missing:
         raise ConfigError(f"policy {config['policy']['name']!r} lacks {', '.join(missing)}; "
-                          f"subclass puffer_learn.policies.Policy")
+                          f"subclass puffer_learn.training.policies.Policy")
     return policy

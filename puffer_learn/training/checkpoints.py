@@ -8,9 +8,9 @@ from pathlib import Path
 
 import torch
 
-from puffer_learn.config import build_policy, policy_class
-from puffer_learn.errors import nonfinite
-from puffer_learn.policies import POLICIES, FrameStack
+from puffer_learn.training.config import build_policy, policy_class
+from puffer_learn.training.errors import nonfinite
+from puffer_learn.training.policies import POLICIES, FrameStack
 
 CHECKPOINT_FORMAT = "puffer_learn checkpoint"
 CHECKPOINT_KEYS = ["format", "version", "env", "seed", "config", "policy_class", "obs_size",

@@ -1,4 +1,4 @@
-"""The worker process that runs a student's env for puffer_learn/isolation.py.
+"""The worker process that runs a student's env for puffer_learn/cenv/isolation.py.
 
 Run as a plain script (not `-m`), so it starts in ~50 ms without importing
 puffer_learn, numpy or torch:

@@ -1,6 +1,6 @@
 """Subprocess half of build.smoke_run: reset, random steps, one log read and
 one frame, printing progress so the parent can say where things went wrong.
-Run as: python -m puffer_learn.smoke MODNAME PATH NAME CONFIG_JSON STEPS TOKEN
+Run as: python -m puffer_learn.cenv.smoke MODNAME PATH NAME CONFIG_JSON STEPS TOKEN
 
 [CONTRACT] The run counts as passed only if its last line is
 "finished TOKEN" (TOKEN is random, from the parent): an env that calls
@@ -13,8 +13,8 @@ import sys
 
 import numpy as np
 
-from puffer_learn.build import ContractError, load_module
-from puffer_learn.vector import VecEnv
+from puffer_learn.cenv.build import ContractError, load_module
+from puffer_learn.cenv.vector import VecEnv
 
 
 def fail(lib, error):

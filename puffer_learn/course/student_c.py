@@ -4,7 +4,7 @@
     y = np.zeros(3, np.float32)
     fn.linear(W, b, x, y, 5, 3)        # numpy arrays in, written in place
 
-The same path as envs (puffer_learn/build.py): gcc run by us, so a compile
+The same path as envs (puffer_learn/cenv/build.py): gcc run by us, so a compile
 error reads `my_code.c:4:5: error: ...` with the student's own line; a crash
 does not kill the kernel. Every call runs in a child process built with
 AddressSanitizer (like a student env's smoke run), so a segfault, an
@@ -22,7 +22,7 @@ from pathlib import Path
 import cffi
 import numpy as np
 
-from puffer_learn import build
+from puffer_learn.cenv import build
 
 CALL_TIMEOUT_S = 20.0
 CHILD = r"""

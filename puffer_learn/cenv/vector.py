@@ -6,7 +6,7 @@ no copies), and writes into them in place on every step. ``step`` returns the
 same arrays every time: they are live views, copy what you want to keep.
 
 A student's env (a path or source string) runs in a worker process over
-shared memory (puffer_learn/isolation.py): the same arrays, and a crash in
+shared memory (puffer_learn/cenv/isolation.py): the same arrays, and a crash in
 its C code raises EnvCrashError instead of killing the kernel.
 """
 import math
@@ -16,7 +16,7 @@ import struct
 
 import numpy as np
 
-from puffer_learn.build import Built, ContractError, EnvCrashError, build
+from puffer_learn.cenv.build import Built, ContractError, EnvCrashError, build
 
 
 def make(env, num_envs=1, seed=0, threads=1, name=None, isolate=None, sanitize=False, **config):
@@ -88,7 +88,7 @@ class VecEnv:
         # Calls that run the env's own code go to the worker when isolated.
         env_code = self.lib
         if isolate:
-            from puffer_learn.isolation import Worker
+            from puffer_learn.cenv.isolation import Worker
             self._worker = Worker(module, header or f"{name}.h", sanitize=sanitize, name=name)
             env_code = _WorkerLib(self._worker, self.ffi)
         try:

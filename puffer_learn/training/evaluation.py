@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from puffer_learn.build import Built, build
-from puffer_learn.checkpoints import load_checkpoint, policy_from_checkpoint
-from puffer_learn.errors import nonfinite
-from puffer_learn.config import SOLVED_RATIO, TRAIN_DEFAULTS
-from puffer_learn.policies import sample_actions
-from puffer_learn.vector import make
+from puffer_learn.cenv.build import Built, build
+from puffer_learn.training.checkpoints import load_checkpoint, policy_from_checkpoint
+from puffer_learn.training.errors import nonfinite
+from puffer_learn.training.config import SOLVED_RATIO, TRAIN_DEFAULTS
+from puffer_learn.training.policies import sample_actions
+from puffer_learn.cenv.vector import make
 
 # Steps (per env) with not one finished episode after which run_episodes gives
 # up: many episode lengths of every packaged env (target: 256 ticks).
@@ -162,7 +162,7 @@ def evaluate(checkpoint, episodes=None, deterministic=False, gif=None, fps=30, d
               "ratio": score / base if base else None, "episode_length": length}
     result["solved"] = result["ratio"] is not None and result["ratio"] >= SOLVED_RATIO
     if gif:
-        from puffer_learn.render import save_gif
+        from puffer_learn.cenv.render import save_gif
         save_gif(frames, gif, fps=fps)
         result["gif"] = str(gif)
     return result

@@ -1,6 +1,6 @@
 """How fast is an env, and where does its time go? (lesson 6)
 
-    from puffer_learn.profiling import bench, gprof
+    from puffer_learn.cenv.profiling import bench, gprof
     bench("target")                       # env-only agent-steps/s, random actions
     profile = gprof("slow_target")        # the env as a C program under gprof
     print(profile.table(8))               # the flat profile's top lines
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from puffer_learn.build import ENVS_DIR, CompileError, cache_dir, compiler, locate
+from puffer_learn.cenv.build import ENVS_DIR, CompileError, cache_dir, compiler, locate
 
 # -O2 as a real build, but -fno-inline: an inlined function has no line of its
 # own in a profile (its time would show up in its caller). -fno-ipa-cp: no

@@ -70,7 +70,7 @@ class ContractError(ValueError):
 
 class EnvCrashError(RuntimeError):
     """A student's env crashed, corrupted memory, exited or hung: in its smoke
-    run, or later in its worker process (puffer_learn/isolation.py)."""
+    run, or later in its worker process (puffer_learn/cenv/isolation.py)."""
 
 
 # Seconds a user env's smoke run may take before it counts as an endless loop.
@@ -267,7 +267,7 @@ def smoke_run(name, header, config, steps=2000, timeout=None):
     modname, path = compile_module(name, header, SMOKE_FLAGS)
     env = asan_environment()
     token = secrets.token_hex(8)
-    cmd = [sys.executable, "-m", "puffer_learn.smoke", modname, str(path), header.name,
+    cmd = [sys.executable, "-m", "puffer_learn.cenv.smoke", modname, str(path), header.name,
            json.dumps(config), str(steps), token]
     try:
         result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)

@@ -10,7 +10,7 @@ The search space is the env's train.toml `[sweep]` table, one line per setting:
     update_epochs = {low = 1, high = 4}                      # an int range (ints in, ints out)
     minibatches = {choices = [2, 4, 8]}                      # a list of values
 
-Each trial is a normal `puffer_learn.train` run (same seed for every trial, so
+Each trial is a normal `puffer_learn.training.trainer` run (same seed for every trial, so
 trials differ only in their settings) kept under OUT/sweeps/STUDY/trial-N/
 (checkpoint, result.json). The objective is the run's final ratio to the
 scripted baseline (maximized). While a trial trains, its ratio is reported
@@ -41,11 +41,11 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from puffer_learn.build import build, locate
-from puffer_learn.config import (TRAIN_DEFAULTS, ConfigError, check_policy_settings,
+from puffer_learn.cenv.build import build, locate
+from puffer_learn.training.config import (TRAIN_DEFAULTS, ConfigError, check_policy_settings,
                                  check_train_value, config_file, load_env_config, policy_class,
                                  policy_settings)
-from puffer_learn.train import TrainingDiverged, train
+from puffer_learn.training.trainer import TrainingDiverged, train
 
 
 class SweepError(RuntimeError):
