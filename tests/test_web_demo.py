@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import puffer_learn
-from puffer_learn.cenv import build, web
+from puffer_learn.cenv import build
+from puffer_learn.export import web
 from puffer_learn.export.weights import write_weights
 from puffer_learn.export.program import export, run_demo
 
