@@ -569,7 +569,7 @@ def test_lesson8_shows_the_trainers_own_lines_and_hides_one_bug_in_the_mystery_p
     """Lesson 8 shows train()'s Rollout / Learn / Metrics sections from train.py
     itself (so they follow any change there), and its mystery trainer differs
     from the package's in the value loss alone."""
-    from puffer_learn.training.trainer import PARTS
+    from puffer_learn.training.losses import PARTS
 
     ex = L.lesson8
     learn, rollout, metrics = (ex.trainer_section(name) for name in ("Learn", "Rollout", "Metrics"))

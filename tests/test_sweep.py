@@ -72,7 +72,7 @@ def test_good_space_and_the_target_table():
                          "minibatches": {"choices": [2, 4, 8]}, "hidden_size": {"low": 32, "high": 128}})
     assert space["learning_rate"] == {"low": 1e-4, "high": 1e-2, "log": True}
     assert space["minibatches"] == {"choices": [2, 4, 8]}
-    assert puffer_learn.training.sweep.__module__ == "puffer_learn.training.sweep"
+    assert puffer_learn.sweep.__module__ == "puffer_learn.training.sweep"
     from puffer_learn.training.sweep import load_space
     assert "learning_rate" in load_space("target")  # envs/target/train.toml's [sweep]
     # and training still reads that train.toml ([sweep] is not a training section)

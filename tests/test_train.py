@@ -10,7 +10,8 @@ import torch
 
 import puffer_learn
 from puffer_learn import cli
-from puffer_learn.training.trainer import TrainingDiverged, clipped_policy_loss, compute_gae, train, value_loss
+from puffer_learn.training.losses import clipped_policy_loss, compute_gae, value_loss
+from puffer_learn.training.trainer import TrainingDiverged, train
 from puffer_learn.training.policies import entropy
 from puffer_learn.training.evaluation import evaluate
 from puffer_learn.training.checkpoints import load_checkpoint, policy_from_checkpoint
@@ -203,7 +204,7 @@ def test_parts_replace_the_trainers_math_and_bad_parts_fail_early(bandit, tmp_pa
     """train(parts=...) calls the given functions in place of its own (lesson 8);
     wrapping every part in a counter changes nothing else, and a typo in a
     part's name fails before anything is built, naming the valid parts."""
-    from puffer_learn.training.trainer import PARTS
+    from puffer_learn.training.losses import PARTS
     from puffer_learn.training.config import ConfigError
 
     calls = {}
