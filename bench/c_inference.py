@@ -23,6 +23,7 @@ import puffer_learn
 from puffer_learn.export.weights import CPolicy, write_weights
 from puffer_learn.training.policies import POLICIES
 from puffer_learn.training.checkpoints import load_checkpoint, policy_from_checkpoint
+from puffer_learn.training.policy_setup import policy_for_env
 
 
 def torch_seconds_per_step(policy, obs, iters):
@@ -57,8 +58,8 @@ def main():
         if args.policy == "entity" and not env.entity_layout:
             parser.error(f"--policy entity needs an env whose observations have an entity layout "
                          f"(Spaces.num_entities > 0), e.g. --env asteroids; {env.name} has none")
-        extra = {"entity_layout": env.entity_layout} if args.policy == "entity" else {}
-        policy = POLICIES[args.policy](env.obs_size, env.num_actions, hidden_size=args.hidden_size, **extra)
+        config = {"policy": {"name": args.policy, "hidden_size": args.hidden_size}, "train": {}}
+        policy = policy_for_env(config, env)  # built as training builds it
     policy.eval()
     env.reset()
     obs = torch.from_numpy(env.observations[:1].copy())

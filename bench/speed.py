@@ -1,5 +1,6 @@
-"""Every row of issue 15's speed table, each with its reference measured in
-the same run, printed as JSON (one object per row, then a summary line).
+"""The speed figures the course quotes (env steps/s, time to solve target, C
+inference), each with its reference measured in the same run, printed as
+JSON (one object per row, then a summary line).
 
     python bench/speed.py                  # env rows + C inference rows
     python bench/speed.py --train 1,2,3,4,5  # + time to solve target per seed

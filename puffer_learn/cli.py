@@ -6,6 +6,7 @@ code 2 for a bad argument or setting (fix the command line), 1 for a failure
 while running (a compile error, a crash, a diverged run, a broken file).
 `--debug` shows the Python traceback instead."""
 import argparse
+import difflib
 import json
 import os
 import sys
@@ -28,7 +29,8 @@ def one_line(error):
 
 def exit_code(error):
     """2 for what the user typed (a bad setting, path or env name), 1 for the rest."""
-    if isinstance(error, UsageError) or type(error) in (ValueError, TypeError, FileNotFoundError):
+    typed = (ValueError, TypeError, FileNotFoundError, IsADirectoryError)  # exactly these, not subclasses
+    if isinstance(error, UsageError) or type(error) in typed:
         return USAGE
     from puffer_learn.training.config import ConfigError
 
@@ -110,6 +112,31 @@ def parse_value(text):
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
+def cli_text(value):
+    """A setting's value as it is typed on the command line (true, not True)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def settings_help():
+    """The train command's epilog: every [train] setting with its global
+    default and what it sets, read from config.TRAIN_SETTINGS."""
+    from puffer_learn.training.config import POLICY_DEFAULTS, TRAIN_SETTINGS
+    from puffer_learn.training.policies import POLICIES
+
+    width = max(map(len, TRAIN_SETTINGS))
+    lines = ["settings: --train.KEY VALUE (or --train.KEY=VALUE). The defaults below hold for every env;",
+             "an env's envs/<env>/train.toml may override them, and --train.KEY VALUE overrides both.", ""]
+    lines += [f"  {key:<{width}}  {cli_text(default):<9}  {text}"
+              for key, (default, text) in TRAIN_SETTINGS.items()]
+    others = ", ".join(n for n in POLICIES if n != POLICY_DEFAULTS["name"])
+    lines += ["",
+              "--env.KEY VALUE sets a field of the env's C Config, e.g. --env.num_stars 6 for target.",
+              f"--policy.KEY VALUE sets the policy: --policy.name {POLICY_DEFAULTS['name']} (the default), "
+              f"{others} or an",
+              "importable module.Class, and its constructor settings, e.g. --policy.hidden_size 64."]
+    return "\n".join(lines)
+
+
 def parse_settings(extra):
     """['--train.learning_rate', '3e-4', '--env.num_stars=6'] ->
     {"train": {"learning_rate": 0.0003}, "env": {"num_stars": 6}, "policy": {}}."""
@@ -120,7 +147,9 @@ def parse_settings(extra):
         key, eq, value = flag.partition("=")
         section, dot, name = key[2:].partition(".")
         if not key.startswith("--") or not dot or section not in settings or not name:
-            raise UsageError(f"unknown argument {flag!r}; settings are given as --train.KEY VALUE, "
+            close = difflib.get_close_matches(section, settings, n=1) if dot and name else []
+            hint = f"did you mean --{close[0]}.{name}? " if close else ""
+            raise UsageError(f"unknown argument {flag!r}; {hint}settings are given as --train.KEY VALUE, "
                              f"--env.KEY VALUE or --policy.KEY VALUE")
         if not eq:
             if not items:
@@ -310,7 +339,10 @@ def build_parser():
 
     train = sub.add_parser("train", parents=[common],
                            help="train a policy with PPO (settings: --train.KEY VALUE, "
-                                "--env.KEY VALUE, --policy.KEY VALUE)")
+                                "--env.KEY VALUE, --policy.KEY VALUE)",
+                           description="Trains a policy on ENV with PPO and scores it against the env's "
+                                       "scripted baseline;\nthe last stdout line is the JSON result.",
+                           epilog=settings_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("env")
     train.add_argument("--seed", type=int, default=1)
     train.add_argument("--total-timesteps", type=int, help="agent steps (default: the env's train.toml)")

@@ -2,12 +2,14 @@
 setting and the fix, exit code 2 for usage errors and 1 for runtime errors, no
 traceback unless --debug. And `lab`: which folder, and Jupyter gets the rest."""
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 import puffer_learn
 from puffer_learn import cli
+from puffer_learn.training.config import TRAIN_SETTINGS
 from puffer_learn.training.evaluation import EpisodesNeverEnd, baseline_score
 
 # A one-agent env whose episodes never end (env_step always returns 0).
@@ -78,6 +80,12 @@ def fails(argv, capsys):
     (["train", "target", "--policy.hidden_size", "abc", *SMALL], 2, ["hidden_size must be a whole number", "'abc'"]),
     (["train", "target", "--policy.layers", "0", *SMALL], 2, ["layers must be a whole number >= 1"]),
     (["train", "target", "--train.learning_rat", "1", *SMALL], 2, ["unknown train setting 'learning_rat'"]),
+    (["train", "target", "--train.learnig_rate", "3e-4", *SMALL], 2,
+     ["unknown train setting 'learnig_rate'", "did you mean 'learning_rate'?"]),
+    (["train", "target", "--policy.hiden_size", "8", *SMALL], 2,
+     ["no setting 'hiden_size'", "did you mean 'hidden_size'?"]),
+    (["train", "target", "--trian.horizon", "8", *SMALL], 2,
+     ["unknown argument '--trian.horizon'", "did you mean --train.horizon?"]),
     (["train", "target", "--bogus", "1"], 2, ["unknown argument '--bogus'", "--train.KEY VALUE"]),
     (["train", "target", "--train.horizon"], 2, ["--train.horizon needs a value"]),
     (["eval", "target", "--checkpoint", "/nonexistent/model.pt"], 2, ["does not exist"]),
@@ -130,6 +138,29 @@ def test_checkpoints_with_bad_weights_name_the_tensor(checkpoint, tmp_path, caps
     assert "'body.0.weight'" in line and "(64, 27)" in line and "(16, 27)" in line
 
 
+def test_a_run_folder_as_checkpoint_is_called_a_folder(checkpoint, capsys):
+    folder = Path(checkpoint).parent
+    code, line = fails(["eval", "target", "--checkpoint", str(folder)], capsys)
+    assert code == 2 and f"{folder} is a directory" in line and str(folder / "model.pt") in line
+    assert "does not exist" not in line
+
+
+def test_train_help_lists_every_setting_with_its_default(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in text.splitlines() if line.startswith("  ") and line.split()}
+    for key, (default, description) in TRAIN_SETTINGS.items():
+        assert key in rows, f"{key} is missing from train --help"
+        assert rows[key].split()[1] == cli.cli_text(default), rows[key]
+        assert rows[key].endswith(description), rows[key]
+    assert "anneal_lr" in rows and rows["anneal_lr"].split()[1] == "true"  # as typed on the command line
+    for words in ("envs/<env>/train.toml", "--train.KEY VALUE overrides both", "--env.KEY VALUE",
+                  "--policy.KEY VALUE"):
+        assert words in " ".join(text.split()), words
+
+
 def test_debug_shows_the_traceback():
     with pytest.raises(ValueError, match="unknown env"):
         cli.main(["bench", "nosuch", "--debug"])
@@ -165,7 +196,7 @@ def test_lab_without_lessons_says_how_to_get_them(monkeypatch, tmp_path, capsys)
 
 
 def test_a_train_run_builds_its_env_once(monkeypatch, tmp_path, capsys):
-    """Baseline, training and evaluation envs all come from one build (issue 11)."""
+    """Baseline, training and evaluation envs all come from one build."""
     import puffer_learn.cenv.build as build_module
     calls = []
     compile_module = build_module.compile_module

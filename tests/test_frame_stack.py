@@ -42,7 +42,7 @@ def test_the_stack_shifts_in_the_newest_and_zeroes_at_episode_ends():
 def test_forward_sequence_is_stepping_with_the_same_resets(inner, obs_norm):
     torch.manual_seed(0)
     stack = FrameStack(inner(4 * 3, 5, hidden_size=8), obs_size=3, k=4)
-    if obs_norm:  # as make_policy adds it: on the stack, normalizing each observation
+    if obs_norm:  # as build_policy adds it: on the stack, normalizing each observation
         add_obs_norm(stack, 3)
         stack.obs_norm.update(torch.randn(50, 3) * 3 + 2)
     T, B = 6, 4

@@ -1,4 +1,4 @@
-"""Fuzzing the command line and the config resolution (issue 18): generated
+"""Fuzzing the command line and the config resolution: generated
 argv lists and settings dicts must either resolve to a valid config or fail
 with our own one-line errors (UsageError, ConfigError, argparse's exit 2),
 never with another exception, and never hang. Runs in seconds: nothing is

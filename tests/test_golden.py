@@ -1,6 +1,6 @@
 """No behaviour change, proven: a short fixed-seed training run of target must
 give exactly the metrics stream and final weights recorded before the trainer
-was refactored (issue 11). Wall-time fields are left out; everything else is
+was refactored. Wall-time fields are left out; everything else is
 compared bit for bit (floats by repr, tensors by sha256 of their bytes).
 
 Recorded with torch 2.13.0 (CPU) on one thread, one file per machine kind

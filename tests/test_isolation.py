@@ -1,5 +1,5 @@
 """A student's env can never take this process (a notebook kernel) down, and
-every contract or memory problem is one clear line (issue 18).
+every contract or memory problem is one clear line.
 
 Crashes after the smoke run happen in the worker process (isolation.py) and
 come back as EnvCrashError with the env's file:line; crashes during the

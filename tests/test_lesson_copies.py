@@ -1,5 +1,5 @@
 """The one module behind the docs' lesson copies: written by nbval's hook and
-build_docs.py, checked by the mkdocs hook (issue 11)."""
+build_docs.py, checked by the mkdocs hook."""
 import importlib.util
 from pathlib import Path
 

@@ -2,8 +2,9 @@
 import pytest
 import torch
 
-from puffer_learn.training.policies import MLP, POLICIES, LSTMPolicy
-from puffer_learn.training.config import policy_class
+from puffer_learn.training.errors import ConfigError
+from puffer_learn.training.policies import MLP, POLICIES, EntityPolicy, FrameStack, LSTMPolicy
+from puffer_learn.training.policy_setup import build_policy, policy_class, policy_name
 
 
 def test_mlp_shapes_and_layers():
@@ -61,6 +62,33 @@ def test_policy_names_and_import_paths():
     assert set(POLICIES) >= {"mlp", "lstm"}
     with pytest.raises(ValueError, match="mlp, lstm"):
         policy_class("transformer")
+
+
+def test_build_policy_puts_the_train_settings_around_the_named_class():
+    config = {"policy": {"name": "lstm", "hidden_size": 8}, "train": {"frame_stack": 3, "obs_norm": True}}
+    policy = build_policy(config, obs_size=5, num_actions=4)
+    assert isinstance(policy, FrameStack) and isinstance(policy.inner, LSTMPolicy)
+    assert policy.inner.encoder[0].in_features == 3 * 5 and policy.obs_norm.mean.shape == (5,)
+    assert policy_name(policy) == "lstm"  # what a checkpoint saves: the class inside the stack
+    plain = build_policy({"policy": {"name": "puffer_learn.training.policies.MLP"}, "train": {}}, 5, 4)
+    assert type(plain) is MLP and policy_name(plain) == "mlp" and not hasattr(plain, "obs_norm")
+
+
+def test_build_policy_hands_an_entity_policy_the_envs_layout_and_keeps_it_in_the_config():
+    config = {"policy": {"name": "entity", "hidden_size": 8}, "train": {}}
+    policy = build_policy(config, 3 + 2 * 4, 5, entity_layout=(3, 2, 4))
+    assert isinstance(policy, EntityPolicy) and policy.entity_layout == (3, 2, 4)
+    assert config["policy"]["entity_layout"] == [3, 2, 4]  # saved with the run, so it rebuilds
+    with pytest.raises(ConfigError, match="frame_stack=2 needs a policy that reads one flat observation"):
+        build_policy({"policy": config["policy"], "train": {"frame_stack": 2}}, 11, 5)
+    mlp = {"policy": {"name": "mlp"}, "train": {}}
+    build_policy(mlp, 11, 5, entity_layout=(3, 2, 4))
+    assert "entity_layout" not in mlp["policy"]  # a flat policy does not take it
+
+
+def test_a_class_without_the_trainers_interface_is_refused_by_name():
+    with pytest.raises(ConfigError, match="'torch.nn.Linear' lacks initial_state, .*subclass .*Policy"):
+        build_policy({"policy": {"name": "torch.nn.Linear"}, "train": {}}, 5, 4)
 
 
 def test_entity_encoder_ignores_object_order_while_the_mlp_does_not():

@@ -15,7 +15,7 @@ from puffer_learn.training.trainer import TrainingDiverged, train
 from puffer_learn.training.policies import entropy
 from puffer_learn.training.evaluation import evaluate
 from puffer_learn.training.checkpoints import load_checkpoint, policy_from_checkpoint
-from puffer_learn.training.config import resolve_config
+from puffer_learn.training.config import ConfigError, check_train_value, resolve_config
 
 # Each of 4 agents sees a one-hot cue and earns 1 for the matching action.
 # Episodes end (terminal) after `episode_ticks` steps; score = reward per agent.
@@ -129,6 +129,20 @@ def test_unknown_settings_name_the_valid_ones(bandit):
         resolve_config(bandit, policy_config={"hiden_size": 3})
     with pytest.raises(ValueError, match="episode_ticks"):
         train(bandit, env_config={"episode_tick": 3}, **FAST)
+
+
+def test_misspelled_settings_get_the_closest_name():
+    with pytest.raises(ConfigError, match=r"^unknown setting 'learnig_rate'; did you mean 'learning_rate'\?$"):
+        train("target", learnig_rate=3e-4)
+    with pytest.raises(ConfigError, match=r"unknown train setting 'learnig_rate'; did you mean 'learning_rate'\?"):
+        resolve_config("target", train_config={"learnig_rate": 3e-4})
+    with pytest.raises(ConfigError, match=r"did you mean 'hidden_size'\?"):
+        resolve_config("target", overrides={"hiden_size": 32})  # a policy setting
+    with pytest.raises(ConfigError, match=r"did you mean 'hidden_size'\?"):
+        resolve_config("target", policy_config={"hiden_size": 32})
+    # Nothing close: the message lists the valid names instead
+    with pytest.raises(ConfigError, match="unknown train setting 'zzz'; valid settings are: total_timesteps"):
+        check_train_value("zzz", 1)
 
 
 def test_target_toml_is_read_and_overridable():
@@ -259,6 +273,8 @@ def test_checkpoint_round_trip_and_resume(bandit, tmp_path):
 def test_bad_checkpoint_files_say_what_is_wrong(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_checkpoint(tmp_path / "missing.pt")
+    with pytest.raises(IsADirectoryError, match=r"is a directory; pass the model.pt file inside it, e.g. .*model.pt"):
+        load_checkpoint(tmp_path)
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a checkpoint at all")
     with pytest.raises(ValueError, match="not a readable puffer_learn checkpoint"):

@@ -26,15 +26,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from puffer_learn.cenv.build import ENVS_DIR, CompileError, cache_dir, compiler, locate
+from puffer_learn.cenv.build import ENVS_DIR, FAST_FLAGS, CompileError, cache_dir, compiler, locate
 
+# What profile_main.c needs however it is optimized: GNU C11, and only the
+# env core (vec_binding.h's PL_CORE_ONLY: no raylib window, no crash reports).
+PROGRAM_FLAGS = ["-std=gnu11", "-DPL_CORE_ONLY", "-Wno-attributes"]
 # -O2 as a real build, but -fno-inline: an inlined function has no line of its
 # own in a profile (its time would show up in its caller). -fno-ipa-cp: no
 # ".constprop" clones, whose calls gprof credited to the wrong function.
-PROFILE_FLAGS = ["-O2", "-fno-inline", "-fno-ipa-cp", "-g", "-pg", "-static", "-std=gnu11",
-                 "-DPL_CORE_ONLY", "-Wno-attributes"]
-# The same program built as training runs the env (build.FAST_FLAGS), for timing.
-TIMING_FLAGS = ["-O3", "-g", "-fno-math-errno", "-std=gnu11", "-DPL_CORE_ONLY", "-Wno-attributes"]
+PROFILE_FLAGS = ["-O2", "-fno-inline", "-fno-ipa-cp", "-g", "-pg", "-static", *PROGRAM_FLAGS]
+# For timing: optimized exactly as training builds the env.
+TIMING_FLAGS = [*FAST_FLAGS, *PROGRAM_FLAGS]
 
 
 def timed_steps(step, set_actions, seconds):

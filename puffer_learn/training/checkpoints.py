@@ -8,9 +8,8 @@ from pathlib import Path
 
 import torch
 
-from puffer_learn.training.config import build_policy, policy_class
 from puffer_learn.training.errors import nonfinite
-from puffer_learn.training.policies import POLICIES, FrameStack
+from puffer_learn.training.policy_setup import build_policy, policy_name
 
 CHECKPOINT_FORMAT = "puffer_learn checkpoint"
 CHECKPOINT_KEYS = ["format", "version", "env", "seed", "config", "policy_class", "obs_size",
@@ -27,10 +26,8 @@ def save_checkpoint(path, env, seed, config, policy, optimizer, metrics, update,
     never leaves a broken checkpoint."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    cls = type(policy.inner if isinstance(policy, FrameStack) else policy)  # config's frame_stack rebuilds the stack
-    name = next((k for k, v in POLICIES.items() if v is cls), f"{cls.__module__}.{cls.__qualname__}")
     data = {"format": CHECKPOINT_FORMAT, "version": 1, "env": str(env), "seed": seed,
-            "config": config, "policy_class": name, "obs_size": obs_size,
+            "config": config, "policy_class": policy_name(policy), "obs_size": obs_size,
             "num_actions": num_actions, "model": policy.state_dict(),
             "optimizer": optimizer.state_dict(), "metrics": metrics, "update": update,
             "global_step": global_step}
@@ -43,6 +40,9 @@ def save_checkpoint(path, env, seed, config, policy, optimizer, metrics, update,
 def load_checkpoint(path):
     """Loads and checks a checkpoint dict; errors say what is wrong with the file."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"checkpoint {path} is a directory; pass the model.pt file inside it, "
+                                f"e.g. {path / 'model.pt'}")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist (train writes OUT/ENV-SEED/model.pt)")
     with open(path, "rb") as f:
@@ -94,11 +94,12 @@ def policy_from_checkpoint(data, device="cpu", where=None):
     """The checkpoint's policy, rebuilt from its config, with its weights.
     where: how errors name the checkpoint (default: by its env)."""
     where = where or f"checkpoint of {data['env']!r}"
-    cls = policy_class(data["policy_class"])
-    settings = {k: v for k, v in data["config"]["policy"].items() if k != "name"}
+    # The class saved by name; the rest of [policy] and [train] rebuild it as trained.
+    config = {"policy": {**data["config"]["policy"], "name": data["policy_class"]},
+              "train": data["config"]["train"]}
     try:
         # obs_norm's running mean/std statistics come back with the weights
-        policy = build_policy(cls, data["obs_size"], data["num_actions"], settings, data["config"]["train"])
+        policy = build_policy(config, data["obs_size"], data["num_actions"])
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{where}: its config cannot rebuild policy {data['policy_class']}: "
                               f"{e}") from None

@@ -6,8 +6,7 @@ names the setting and the fix, before anything is built or allocated.
     config["train"]["learning_rate"], config["env"], config["policy"]["name"]
 """
 import copy
-import importlib
-import inspect
+import difflib
 import math
 import numbers
 import os
@@ -17,40 +16,45 @@ from pathlib import Path
 import torch
 
 from puffer_learn.cenv.build import locate
-from puffer_learn.training.policies import POLICIES, FrameStack, add_obs_norm
+from puffer_learn.training.errors import ConfigError
+from puffer_learn.training.policy_setup import policy_class, policy_settings
+
+# Stays only for trainer.py until its import moves to puffer_learn.training.policy_setup.
+from puffer_learn.training.policy_setup import policy_for_env as make_policy  # noqa: F401
 
 # A run is "solved" when its score reaches this share of the scripted baseline's.
 SOLVED_RATIO = 0.9
 
-# Every [train] setting with its default. envs/<env>/train.toml overrides
-# these per env; keyword arguments and --train.KEY on the command line
-# override both.
-TRAIN_DEFAULTS = {
-    "total_timesteps": 5_000_000,  # agent steps to train for
-    "time_limit": 0.0,          # wall seconds to train for at most (0 = no limit)
-    "num_envs": 256,            # env copies stepped together (agents = num_envs * agents per env)
-    "env_threads": 1,           # C threads stepping the envs
-    "torch_threads": 0,         # torch.set_num_threads (0 = leave torch's default)
-    "device": "cpu",            # "cpu" or "cuda"
-    "horizon": 32,              # steps per agent in one rollout
-    "minibatches": 4,           # a rollout is split into this many minibatches (by agent)
-    "update_epochs": 2,         # passes over each rollout
-    "learning_rate": 3e-3,
-    "anneal_lr": True,          # decay the learning rate linearly to 0 over the run
-    "adam_eps": 1e-5,
-    "gamma": 0.99,              # discount per step
-    "gae_lambda": 0.95,         # GAE's bias/variance knob
-    "clip_coef": 0.2,           # PPO's probability-ratio clip
-    "value_clip": 0.0,          # clip value updates to +-this (0 = no value clipping)
-    "value_coef": 0.5,
-    "entropy_coef": 0.01,
-    "max_grad_norm": 0.5,
-    "obs_norm": False,          # running mean/std observation normalization (saved in the checkpoint)
-    "frame_stack": 1,           # the policy sees the last k observations side by side (1 = only the current)
-    "checkpoint_interval": 100,  # save every this many updates (and at the end)
-    "eval_episodes": 100,       # episodes for the baseline and the final score
-    "eval_seed": 1_000_000,     # fixed seed: baseline and policy see the same episodes
+# Every [train] setting: (its default, what it sets). envs/<env>/train.toml
+# overrides the defaults per env; keyword arguments and --train.KEY on the
+# command line override both. `puffer-learn train --help` prints this table.
+TRAIN_SETTINGS = {
+    "total_timesteps": (5_000_000, "agent steps to train for"),
+    "time_limit": (0.0, "wall seconds to train for at most (0 = no limit)"),
+    "num_envs": (256, "env copies stepped together (agents = num_envs x agents per env)"),
+    "env_threads": (1, "C threads stepping the envs"),
+    "torch_threads": (0, "torch.set_num_threads (0 = leave torch's default)"),
+    "device": ("cpu", "where the policy runs: cpu or cuda"),
+    "horizon": (32, "steps per agent in one rollout"),
+    "minibatches": (4, "a rollout is split into this many minibatches (by agent)"),
+    "update_epochs": (2, "passes over each rollout"),
+    "learning_rate": (3e-3, "Adam's step size"),
+    "anneal_lr": (True, "decay the learning rate linearly to 0 over the run"),
+    "adam_eps": (1e-5, "Adam's epsilon, added to its denominator: bounds steps where gradients are tiny"),
+    "gamma": (0.99, "discount per step"),
+    "gae_lambda": (0.95, "GAE's bias/variance knob (0 = one-step TD, 1 = Monte Carlo)"),
+    "clip_coef": (0.2, "PPO's probability-ratio clip"),
+    "value_clip": (0.0, "clip value updates to +-this (0 = no value clipping)"),
+    "value_coef": (0.5, "weight of the value loss in the total loss"),
+    "entropy_coef": (0.01, "weight of the entropy bonus: higher explores longer"),
+    "max_grad_norm": (0.5, "clip the gradient's total norm to this"),
+    "obs_norm": (False, "running mean/std observation normalization (saved in the checkpoint)"),
+    "frame_stack": (1, "the policy sees the last k observations side by side (1 = only the current)"),
+    "checkpoint_interval": (100, "save every this many updates (and at the end)"),
+    "eval_episodes": (100, "episodes for the baseline and the final score"),
+    "eval_seed": (1_000_000, "fixed seed: baseline and policy see the same episodes"),
 }
+TRAIN_DEFAULTS = {key: default for key, (default, _) in TRAIN_SETTINGS.items()}
 POLICY_DEFAULTS = {"name": "mlp"}  # other [policy] keys go to the policy's constructor
 
 # The range (low, high) each numeric setting must lie in; gamma (0 < gamma <= 1)
@@ -63,11 +67,6 @@ RANGES = {
     "env_threads": (1, 64), "frame_stack": (1, 64), "gae_lambda": (0, 1), "eval_episodes": (1, 1_000_000),
     "eval_seed": (0, 2**63 - 1),
 }
-
-
-class ConfigError(ValueError, TypeError):
-    """A setting has the wrong name, type or value; the message says which and how to fix it.
-    (A ValueError and a TypeError, so either `except` catches it.)"""
 
 
 def config_file(header):
@@ -97,12 +96,18 @@ def load_env_config(env):
     return sections
 
 
+def did_you_mean(key, valid):
+    """' did you mean 'learning_rate'?' for a misspelled key ('' if none is close)."""
+    close = difflib.get_close_matches(str(key), list(valid), n=2)
+    return f" did you mean {' or '.join(map(repr, close))}?" if close else ""
+
+
 def check_train_value(key, value):
     """Unknown keys, wrong types and out-of-range values fail here, naming what is valid."""
     where = "train setting"
     if key not in TRAIN_DEFAULTS:
-        raise ConfigError(f"unknown {where} {key!r}; valid settings are: "
-                          f"{', '.join(TRAIN_DEFAULTS)}")
+        hint = did_you_mean(key, TRAIN_DEFAULTS) or f" valid settings are: {', '.join(TRAIN_DEFAULTS)}"
+        raise ConfigError(f"unknown {where} {key!r};{hint}")
     default = TRAIN_DEFAULTS[key]
     if isinstance(default, bool):
         ok = isinstance(value, bool)
@@ -129,33 +134,6 @@ def check_train_value(key, value):
     return value
 
 
-def policy_class(name):
-    """A [policy] name ("mlp", "lstm") or an importable "module.Class" path."""
-    if not isinstance(name, str):
-        raise ConfigError(f"policy name must be a string such as 'mlp', got {name!r}")
-    if name in POLICIES:
-        return POLICIES[name]
-    module, _, attr = str(name).rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError, ValueError, TypeError):
-        cls = None
-    if not isinstance(cls, type):
-        raise ConfigError(f"unknown policy {name!r}: use one of {', '.join(POLICIES)} or an "
-                          f"importable 'module.ClassName'")
-    return cls
-
-
-def policy_settings(cls):
-    """A policy's settings and their defaults: its constructor's keyword
-    parameters, less obs_size and num_actions (the env gives those). None
-    for the defaults dict means it takes any keyword (**kwargs)."""
-    params = inspect.signature(cls.__init__).parameters
-    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        return None
-    return {k: p.default for k, p in params.items() if k not in ("self", "obs_size", "num_actions")}
-
-
 def check_policy_settings(settings):
     """The one place that checks [policy] settings: names, and sizes as positive ints."""
     cls = policy_class(settings["name"])
@@ -166,8 +144,8 @@ def check_policy_settings(settings):
         if key == "name":
             continue
         if key not in valid:
-            raise ConfigError(f"policy {settings['name']!r} has no setting {key!r}; its "
-                              f"settings are: name, {', '.join(valid)}")
+            hint = did_you_mean(key, valid) or f" its settings are: name, {', '.join(valid)}"
+            raise ConfigError(f"policy {settings['name']!r} has no setting {key!r};{hint}")
         default = valid[key]
         if isinstance(default, int) and not isinstance(default, bool):  # a size or a count
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
@@ -203,9 +181,10 @@ def resolve_config(env, base=None, train_config=None, env_config=None, policy_co
         elif valid_policy is None or key in valid_policy:
             config["policy"][key] = value
         else:
-            raise ConfigError(f"unknown setting {key!r}. Train settings: {', '.join(TRAIN_DEFAULTS)}. "
-                              f"Policy settings go in policy_config={{...}}, env settings in "
-                              f"env_config={{...}}")
+            hint = did_you_mean(key, [*TRAIN_DEFAULTS, *(valid_policy or {})]) or (
+                f" train settings are: {', '.join(TRAIN_DEFAULTS)}; policy settings go in "
+                f"policy_config={{...}}, env settings in env_config={{...}}")
+            raise ConfigError(f"unknown setting {key!r};{hint}")
     for key, value in config["train"].items():
         config["train"][key] = check_train_value(key, value)
     check_policy_settings(config["policy"])
@@ -270,39 +249,3 @@ def checkpoint_path(out, env_name, seed):
         raise ConfigError(f"out folder {folder} is not writable ({e.strerror or e}); pass "
                           f"out=/--out a folder you can write to") from None
     return folder / "model.pt"
-
-
-def build_policy(cls, obs_size, num_actions, settings, train):
-    """cls(obs_size, num_actions, **settings) with what the [train] settings
-    add around it: frame_stack = k > 1 makes it a FrameStack around
-    cls(k * obs_size, ...), obs_norm gives it a running mean/std. The one place
-    a policy is put together (training, evaluation and checkpoints build here)."""
-    frame_stack = train.get("frame_stack", 1)
-    if frame_stack == 1:
-        policy = cls(obs_size, num_actions, **settings)
-    elif "entity_layout" in inspect.signature(cls.__init__).parameters:
-        raise ConfigError(f"train setting frame_stack={frame_stack} needs a policy that reads one flat "
-                          f"observation (mlp or lstm); {cls.__name__} reads the env's entity layout: "
-                          f"use frame_stack=1 with it")
-    else:
-        policy = FrameStack(cls(frame_stack * obs_size, num_actions, **settings), obs_size, frame_stack)
-    if train.get("obs_norm"):
-        add_obs_norm(policy, obs_size)
-    return policy
-
-
-def make_policy(config, vec):
-    """The [policy] of config, sized for vec's observations and actions."""
-    cls = policy_class(config["policy"]["name"])
-    if "entity_layout" in inspect.signature(cls.__init__).parameters and vec.entity_layout:
-        # An entity encoder reads the env's own layout; saved with the config
-        # so the checkpoint (and the C export) rebuilds the same network.
-        config["policy"].setdefault("entity_layout", list(vec.entity_layout))
-    settings = {k: v for k, v in config["policy"].items() if k != "name"}
-    policy = build_policy(cls, vec.obs_size, vec.num_actions, settings, config["train"])
-    missing = [m for m in ("initial_state", "mask_state", "state_rows", "forward_sequence")
-               if not hasattr(policy, m)]
-    if missing:
-        raise ConfigError(f"policy {config['policy']['name']!r} lacks {', '.join(missing)}; "
-                          f"subclass puffer_learn.training.policies.Policy")
-    return policy

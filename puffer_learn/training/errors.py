@@ -1,10 +1,17 @@
-"""The finite-weights check, shared by the trainer, evaluation, checkpoints
-and export (kept free of trainer imports).
+"""The errors every part of training raises or checks, kept free of other
+package imports so any module can use them: ConfigError (a bad setting) and
+the finite-weights check, shared by the trainer, evaluation, checkpoints and
+export.
 
     nonfinite(policy.named_parameters())        # name of the first bad tensor, or None
     check_finite_state_dict(policy.state_dict(), "runs/x/model.pt")
 """
 import torch
+
+
+class ConfigError(ValueError, TypeError):
+    """A setting has the wrong name, type or value; the message says which and how to fix it.
+    (A ValueError and a TypeError, so either `except` catches it.)"""
 
 
 class NonFiniteWeightsError(ValueError):

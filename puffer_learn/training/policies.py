@@ -202,7 +202,7 @@ class EntityPolicy(Policy):
 class FrameStack(Policy):
     """A fixed memory: the wrapped policy sees the last k observations side by
     side, the oldest first and the current one last (train setting
-    frame_stack = k; make_policy wraps the [policy] in one).
+    frame_stack = k; policy_setup.build_policy wraps the [policy] in one).
 
         obs [batch, obs_size] -> stacked [batch, k * obs_size] -> inner policy
 

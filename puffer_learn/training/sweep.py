@@ -43,8 +43,8 @@ from optuna.trial import TrialState
 
 from puffer_learn.cenv.build import build, locate
 from puffer_learn.training.config import (TRAIN_DEFAULTS, ConfigError, check_policy_settings,
-                                 check_train_value, config_file, load_env_config, policy_class,
-                                 policy_settings)
+                                          check_train_value, config_file, load_env_config)
+from puffer_learn.training.policy_setup import policy_class, policy_settings
 from puffer_learn.training.trainer import TrainingDiverged, train
 
 
