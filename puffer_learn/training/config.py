@@ -19,9 +19,6 @@ from puffer_learn.cenv.build import locate
 from puffer_learn.training.errors import ConfigError
 from puffer_learn.training.policy_setup import policy_class, policy_settings
 
-# Stays only for trainer.py until its import moves to puffer_learn.training.policy_setup.
-from puffer_learn.training.policy_setup import policy_for_env as make_policy  # noqa: F401
-
 # A run is "solved" when its score reaches this share of the scripted baseline's.
 SOLVED_RATIO = 0.9
 

@@ -9,7 +9,7 @@ The file, in order: the steps of one update (rollout: collect T steps from
 the C env's shared buffers; learn: advantages and minibatch gradient steps;
 update_metrics: the numbers logged), then train(): set up once, then loop over
 those steps. The math (GAE, the PPO loss terms) is in losses.py, the settings
-and their defaults in config.py (TRAIN_DEFAULTS), saving and loading in
+and their defaults in config.py (TRAIN_SETTINGS), saving and loading in
 checkpoints.py, the baseline and the final score in evaluation.py, the
 networks in policies.py.
 
@@ -49,11 +49,12 @@ from puffer_learn.cenv.build import build
 from puffer_learn.cenv.vector import make
 from puffer_learn.training.checkpoints import CheckpointError, load_checkpoint, load_weights, save_checkpoint
 from puffer_learn.training.config import (SOLVED_RATIO, ConfigError, check_batch, checkpoint_path, device_for,
-                                          make_policy, resolve_config)
+                                          resolve_config)
 from puffer_learn.training.errors import nonfinite
 from puffer_learn.training.evaluation import baseline_score, evaluate_policy
 from puffer_learn.training.losses import resolve_parts
 from puffer_learn.training.policies import log_prob, sample_actions
+from puffer_learn.training.policy_setup import policy_for_env
 
 
 class TrainingDiverged(FloatingPointError):
@@ -260,7 +261,7 @@ def train(env, seed=1, *, out="runs", resume=None, callback=None, stop=None,
     built = build(env, config=config["env"])  # once: every VecEnv of this run comes from it
     saved_at = checkpoint_path(out, built.name, seed)  # checked writable before training
     vec = make_training_envs(built, config, seed)
-    policy = make_policy(config, vec).to(device)
+    policy = policy_for_env(config, vec).to(device)
     optimizer = torch.optim.Adam(policy.parameters(), lr=cfg["learning_rate"], eps=cfg["adam_eps"])
     metrics, update, global_step = restore(resumed, resume, policy, optimizer) if resumed else ([], 0, 0)
     baseline = baseline_score(built, config["env"], cfg["eval_episodes"], cfg["eval_seed"])
