@@ -60,9 +60,9 @@ def bench(env, num_envs=512, seconds=3.0, threads=1, seed=0, **config):
     """Env-only throughput with random actions: no network in the loop.
     Returns {"env", "num_envs", "num_agents", "threads", "seconds",
     "vector_steps", "agent_steps_per_s"}."""
-    import puffer_learn
+    from puffer_learn.cenv.vector import make
 
-    vec = puffer_learn.make(env, num_envs=num_envs, seed=seed, threads=threads, **config)
+    vec = make(env, num_envs=num_envs, seed=seed, threads=threads, **config)
     vec.reset()
     rng = np.random.default_rng(seed)
     # A pool of pre-drawn random actions, so drawing them is not what we time.
