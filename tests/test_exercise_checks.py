@@ -16,6 +16,7 @@ from puffer_learn.widgets.lessons.shared import read_env_file, section_span
 LESSONS = {module.__name__.rsplit(".", 1)[1]: module for module in (lesson0, lesson1, lesson2, lesson3, lesson4,
                                                                    lesson5, lesson6, lesson7, lesson8, lesson9)}
 
+
 def _entity_forward(pool, transpose=False, self_last=False):
     """A wrong MyEntityPolicy for lesson 3's forward exercise."""
     import torch
@@ -522,6 +523,16 @@ def test_hints_do_not_quote_the_answer(ns, name, ex):
     for hint in ex.hints:
         for line in lines:
             assert line not in " ".join(hint.split()), (hint, line)
+
+
+def test_numbered_hints_are_one_hint_per_number_whatever_the_wrapping():
+    from puffer_learn.widgets.lessons.shared import numbered_hints
+
+    assert numbered_hints("""
+        1. Divide by size / 2: the farthest
+           anything can be (3.5 rounds to 4).
+        2. Then return it.""") == ["Divide by size / 2: the farthest anything can be (3.5 rounds to 4).",
+                                   "Then return it."]
 
 
 def test_require_stops_with_one_line_naming_the_exercise():

@@ -1,6 +1,7 @@
 """Helpers that several lessons' exercises use: sections of the packaged C
-files (shown in a notebook, or replaced by a student's code), small checks
-on answers, and require_all for cells that build on several exercises."""
+files (shown in a notebook, or replaced by a student's code), hints written
+as a numbered list, require_all for cells that build on several exercises,
+and small checks on answers."""
 import re
 
 import numpy as np
