@@ -20,14 +20,15 @@ import sys
 
 from puffer_learn.training.config import load_env_config
 from puffer_learn.cenv.profiling import bench, gprof, time_steps
-from puffer_learn.widgets.lessons import SLOW_PARTS, assemble_slow_target, env_share, lesson6
+from puffer_learn.widgets.lessons import lesson6
 
 
 def variants():
-    answers = {name: getattr(lesson6, name).reference() for name in SLOW_PARTS}
+    parts = lesson6.SLOW_PARTS
+    answers = {name: getattr(lesson6, name).reference() for name in parts}
     rows = {"slow_target": "slow_target"}
-    for k in range(1, len(SLOW_PARTS) + 1):
-        rows["+" + "+".join(SLOW_PARTS[:k])] = assemble_slow_target(**{n: answers[n] for n in SLOW_PARTS[:k]})
+    for k in range(1, len(parts) + 1):
+        rows["+" + "+".join(parts[:k])] = lesson6.assemble(**{n: answers[n] for n in parts[:k]})
     rows["target"] = "target"
     return rows
 
@@ -53,7 +54,7 @@ def main():
             run = puffer_learn.train(env, seed=1, out="runs/bench_slow_env", policy_config=target["policy"],
                                      train_config={**target["train"], "total_timesteps": 300_000,
                                                    "eval_episodes": 10})
-            shares[name] = env_share(run["metrics"])
+            shares[name] = lesson6.env_share(run["metrics"])
     table = []
     for name, env in rows.items():
         profile = gprof(env, steps=1500 if name == "slow_target" else 40000, num_envs=16)

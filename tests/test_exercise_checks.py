@@ -8,8 +8,14 @@ import math
 import numpy as np
 import pytest
 
-from puffer_learn.widgets import lessons as L
-from puffer_learn.widgets.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, normalized_code
+from puffer_learn.widgets.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, Exercise, normalized_code
+from puffer_learn.widgets.lessons import (lesson0, lesson1, lesson2, lesson3, lesson4, lesson5, lesson6, lesson7,
+                                          lesson8, lesson9)
+from puffer_learn.widgets.lessons.shared import read_env_file, section_span
+
+LESSONS = {module.__name__.rsplit(".", 1)[1]: module for module in (lesson0, lesson1, lesson2, lesson3, lesson4,
+                                                                   lesson5, lesson6, lesson7, lesson8, lesson9)}
+
 
 def _entity_forward(pool, transpose=False, self_last=False):
     """A wrong MyEntityPolicy for lesson 3's forward exercise."""
@@ -419,7 +425,7 @@ WRONG = {
 # ---- Lesson 6: the slow env's sections, fixed wrongly ----
 def _slow(name, old, new):
     """The reference answer of lesson 6's exercise `name` with one edit."""
-    answer = getattr(L.lesson6, name).reference()
+    answer = getattr(lesson6, name).reference()
     assert old in answer, (name, old)
     return answer.replace(old, new)
 
@@ -472,9 +478,8 @@ CASES = [(ns, name, *case) for (ns, name), cases in WRONG.items() for case in ca
 
 
 def exercises():
-    return [(ns, name, getattr(getattr(L, ns), name)) for ns in ("lesson0", "lesson1", "lesson2", "lesson3",
-                                                                 "lesson4", "lesson5", "lesson6", "lesson7", "lesson8", "lesson9")
-            for name in vars(getattr(L, ns)) if hasattr(getattr(getattr(L, ns), name), "check")]
+    return [(ns, name, value) for ns, module in LESSONS.items()
+            for name, value in vars(module).items() if isinstance(value, Exercise)]
 
 
 def test_every_exercise_has_three_wrong_answers():
@@ -500,7 +505,7 @@ def test_reference_passes_and_stub_is_not_attempted(ns, name, ex):
 def test_wrong_answer_fails_with_a_helpful_message(ns, name, what, answer, fragment):
     if callable(answer) and ns == "lesson6":  # built from the reference at test time
         answer = answer()
-    result = getattr(getattr(L, ns), name).check(answer)
+    result = getattr(LESSONS[ns], name).check(answer)
     print(f"\n{ns}.{name:14s} {what:40s} -> {result}")
     assert result.status == INCORRECT, result
     assert fragment.lower() in result.message.lower(), result.message
@@ -520,10 +525,20 @@ def test_hints_do_not_quote_the_answer(ns, name, ex):
             assert line not in " ".join(hint.split()), (hint, line)
 
 
+def test_numbered_hints_are_one_hint_per_number_whatever_the_wrapping():
+    from puffer_learn.widgets.lessons.shared import numbered_hints
+
+    assert numbered_hints("""
+        1. Divide by size / 2: the farthest
+           anything can be (3.5 rounds to 4).
+        2. Then return it.""") == ["Divide by size / 2: the farthest anything can be (3.5 rounds to 4).",
+                                   "Then return it."]
+
+
 def test_require_stops_with_one_line_naming_the_exercise():
     from puffer_learn.widgets.exercises import ExerciseNotDone
 
-    ex = L.lesson4.decisions
+    ex = lesson4.decisions
     stub = ex.stub()
     namespace = {}
     exec(stub, namespace)  # the student copy's cell, untouched
@@ -544,7 +559,7 @@ def test_require_stops_with_one_line_naming_the_exercise():
 def test_unfinished_episode_log_names_the_likely_cause():
     from puffer_learn.widgets.exercises import ExerciseNotDone
 
-    ex = L.lesson1.episode_log
+    ex = lesson1.episode_log
     missing_n = ex.reference().replace("env->log.n += 1;", "")
     with pytest.raises(ExerciseNotDone) as stopped:
         ex.require(missing_n)
@@ -553,14 +568,14 @@ def test_unfinished_episode_log_names_the_likely_cause():
     assert message.startswith("finish exercise 3 (episode log) first: your env never reports a finished episode")
 
 
-@pytest.mark.parametrize("name", L.SLOW_PARTS)
+@pytest.mark.parametrize("name", lesson6.SLOW_PARTS)
 def test_lesson6_starter_is_the_slow_section_and_not_attempted(name):
     """The student starts from slow_target's own code: the stub is the
     section of envs/slow_target/slow_target.h, and checking it unchanged
     says "not attempted" (no compile)."""
-    ex = getattr(L.lesson6, name)
-    source = L.slow_target_source()
-    begin, end = L._section_span(source, name, "slow_target.h")
+    ex = getattr(lesson6, name)
+    source = read_env_file(lesson6.SLOW_PATH)
+    begin, end = section_span(source, name, "slow_target.h")
     assert normalized_code(ex.stub()) == normalized_code(source[begin:end])
     assert ex.check(ex.stub()).status == NOT_ATTEMPTED
 
@@ -571,7 +586,7 @@ def test_lesson8_shows_the_trainers_own_lines_and_hides_one_bug_in_the_mystery_p
     from the package's in the value loss alone."""
     from puffer_learn.training.losses import PARTS
 
-    ex = L.lesson8
+    ex = lesson8
     learn, rollout, metrics = (ex.trainer_section(name) for name in ("Learn", "Rollout", "Metrics"))
     for name in PARTS:
         if name != "explained_variance":

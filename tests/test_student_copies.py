@@ -83,9 +83,10 @@ def test_lesson1_answers_are_the_marked_sections_of_target_h():
     """One source: lesson 1's solution blocks are target.h's marked sections
     (up to comments and whitespace), which the checks compare against."""
     from puffer_learn.widgets.exercises import normalized_code, solution_blocks
-    from puffer_learn.widgets.lessons import TARGET_PARTS, lesson1, source_section
+    from puffer_learn.widgets.lessons import lesson1
+    from puffer_learn.widgets.lessons.shared import source_section
 
-    for part in TARGET_PARTS:
+    for part in lesson1.TARGET_PARTS:
         exercise = getattr(lesson1, part)
         blocks = solution_blocks(exercise.solved_cell())
         assert len(blocks) == 1
@@ -94,12 +95,13 @@ def test_lesson1_answers_are_the_marked_sections_of_target_h():
 
 def test_step_section_shown_above_the_exercises_hides_their_answers():
     from puffer_learn.widgets.exercises import solution_blocks
-    from puffer_learn.widgets.lessons import TARGET_PARTS, lesson1, source_section
+    from puffer_learn.widgets.lessons import lesson1
+    from puffer_learn.widgets.lessons.shared import source_section
 
     shown = source_section("target/target.h", "step")
     assert "exercise 2: you write this part" in shown and "exercise 3: you write this part" in shown
     assert "--8<--" not in shown
-    for part in TARGET_PARTS:
+    for part in lesson1.TARGET_PARTS:
         for line in solution_blocks(getattr(lesson1, part).solved_cell())[0].splitlines():
             if len(line.strip()) >= 12:
                 assert line.strip() not in shown, line
