@@ -1,41 +1,33 @@
 """Lesson 8, PPO from the inside (08_ppo_inside.ipynb).
 
 The student's GAE, losses, entropy and explained variance are checked against
-the package's own functions (puffer_learn/training/trainer.py,
+the package's own functions (puffer_learn/training/losses.py,
 puffer_learn/training/policies.py) on random tensors; each known mistake is
 recognised by computing it here and comparing. Then: broken runs matched to
 their causes, and a mystery trainer with one silent bug."""
 import functools
+import inspect
 import math
-import re
 
 import torch
 
-from puffer_learn.training import policies, trainer
+from puffer_learn.training import losses, policies, trainer
 from puffer_learn.widgets.exercises import Exercise
 from puffer_learn.widgets.lessons.shared import as_tensor, close, numbered_hints, require_each, show_python
 
 LESSON = "08_ppo_inside.ipynb"
 
 
+# What lesson 8 shows of the trainer: each step of one update is a function of
+# training/trainer.py, shown from the file itself so the lesson never holds a stale copy.
+TRAINER_STEPS = {"Rollout": trainer.rollout, "Learn": trainer.learn, "Metrics": trainer.update_metrics}
+
+
 def trainer_section(name):
-    """The lines of train() under its `# ---- NAME ----` header, up to the next
-    header or the end of its block (Rollout, Learn, Metrics): shown from
-    puffer_learn/training/trainer.py itself, so the lesson never holds a stale copy."""
-    import inspect
-
-    from puffer_learn.training import trainer
-
-    lines = inspect.getsource(trainer).splitlines()
-    starts = [k for k, line in enumerate(lines) if re.match(rf"\s*# ---- {re.escape(name)}\b", line)]
-    if not starts:
-        raise LookupError(f"train() has no section '# ---- {name} ----'")
-    indent = len(lines[starts[0]]) - len(lines[starts[0]].lstrip())
-    # the section ends at the next header or where its block ends (a line indented less)
-    end = next((k for k in range(starts[0] + 1, len(lines)) if re.match(r"\s*# ---- ", lines[k])
-                or (lines[k].strip() and len(lines[k]) - len(lines[k].lstrip()) < indent)), len(lines))
-    body = lines[starts[0]:end]
-    return "\n".join(line[indent:] for line in body).rstrip() + "\n"
+    """The source of one step of train()'s loop: "Rollout", "Learn" or "Metrics"."""
+    if name not in TRAINER_STEPS:
+        raise LookupError(f"train() has no section {name!r}; its steps are {', '.join(TRAINER_STEPS)}")
+    return inspect.getsource(TRAINER_STEPS[name])
 
 
 def _rollout(seed, steps=12, agents=6, ends=True):
@@ -92,7 +84,7 @@ def _check_gae(fn):
             adv, ret = (as_tensor(x, name) for x, name in zip(out, ("advantages", "returns")))
             if any(not (a == c).all() for a, c in zip(args, copies)):
                 return False, "your function changed its inputs in place: write into new tensors"
-            want_adv, want_ret = trainer.compute_gae(*args, gamma, lam)
+            want_adv, want_ret = losses.compute_gae(*args, gamma, lam)
             if adv.shape != want_adv.shape:
                 return False, f"advantages have shape {tuple(adv.shape)}, expected {tuple(want_adv.shape)} ([T, agents])"
             where = "with episode ends inside the rollout" if ends else "without episode ends"
@@ -159,7 +151,7 @@ def _check_policy_loss(fn):
         loss = as_tensor(loss, "the loss")
         if loss.dim() != 0:
             return False, f"the loss must be one number (a 0-d tensor, the mean over samples), got shape {tuple(loss.shape)}"
-        want, want_kl, want_frac = trainer.clipped_policy_loss(new, old, adv, clip)
+        want, want_kl, want_frac = losses.clipped_policy_loss(new, old, adv, clip)
         log_ratio = (new - old).detach()
         ratio = log_ratio.exp()
         clipped = ratio.clamp(1 - clip, 1 + clip)
@@ -227,7 +219,7 @@ def _check_value_loss(fn):
         got = as_tensor(fn(new, old, returns, clip), "the value loss")
         if got.dim() != 0:
             return False, f"the loss must be one number (a 0-d tensor), got shape {tuple(got.shape)}"
-        want = trainer.value_loss(new, old, returns, clip)
+        want = losses.value_loss(new, old, returns, clip)
         if abs(got.item() - want.item()) > 1e-5:
             value, nd = got.item(), new.detach()
             error = (nd - returns) ** 2
@@ -310,7 +302,7 @@ def _check_explained_variance(fn):
         got = fn(values, returns)
         if not isinstance(got, float):
             return False, f"return a plain Python float (float(...)): the metrics hold numbers, got {type(got).__name__}"
-        want = trainer.explained_variance(values, returns)
+        want = losses.explained_variance(values, returns)
         if abs(got - want) > 1e-5:
             wrong = [(1 - float(values.var() / returns.var()), "compare the variance of the ERRORS "
                       "(returns - values) with the variance of the returns"),
@@ -384,19 +376,19 @@ match = Exercise("match runs to causes", _check_match, numbered_hints("""
 
 # The silent bug: one of the trainer's parts has one subtle mistake.
 def _value_loss_swapped(new_values, old_values, returns, value_clip=0.0):
-    return trainer.value_loss(new_values, returns, old_values, value_clip)  # two arguments swapped
+    return losses.value_loss(new_values, returns, old_values, value_clip)  # two arguments swapped
 
 
 def mystery_parts():
     """The parts of the mystery trainer: all the package's, one with a subtle
-    bug. Each is wrapped, so comparing them with trainer.PARTS by identity says nothing."""
+    bug. Each is wrapped, so comparing them with losses.PARTS by identity says nothing."""
     def wrapped(fn):
         @functools.wraps(fn)
         def part(*args, **kwargs):
             return fn(*args, **kwargs)
         del part.__wrapped__
         return part
-    return {name: wrapped(_value_loss_swapped if name == "value_loss" else fn) for name, fn in trainer.PARTS.items()}
+    return {name: wrapped(_value_loss_swapped if name == "value_loss" else fn) for name, fn in losses.PARTS.items()}
 
 
 SUSPECTS = {
@@ -460,9 +452,9 @@ def max_differences(parts, seed=0):
     gaps = {}
     args = _rollout(seed, steps=32, agents=16)
     gaps["gae"] = max((a - b).abs().max().item() for a, b in zip(parts["gae"](*args, 0.99, 0.95),
-                                                                    trainer.PARTS["gae"](*args, 0.99, 0.95)))
+                                                                    losses.PARTS["gae"](*args, 0.99, 0.95)))
     new, old, adv = _loss_args(seed, n=512)
-    mine, ref = parts["policy_loss"](new, old, adv, 0.2), trainer.PARTS["policy_loss"](new, old, adv, 0.2)
+    mine, ref = parts["policy_loss"](new, old, adv, 0.2), losses.PARTS["policy_loss"](new, old, adv, 0.2)
     grads = [torch.autograd.grad(out[0], new)[0] for out in (mine, ref)]
     gaps["policy_loss"] = max([abs(float(torch.as_tensor(a).detach()) - float(torch.as_tensor(b).detach()))
                                for a, b in zip(mine, ref)]
@@ -471,13 +463,13 @@ def max_differences(parts, seed=0):
     old_v, returns = torch.randn(512, generator=g), torch.randn(512, generator=g)
     new_v = old_v + torch.randn(512, generator=g) * 0.5
     gaps["value_loss"] = max(abs(parts["value_loss"](new_v, old_v, returns, clip).item()
-                                 - trainer.PARTS["value_loss"](new_v, old_v, returns, clip).item())
+                                 - losses.PARTS["value_loss"](new_v, old_v, returns, clip).item())
                              for clip in (0.0, 0.2))
     logits = torch.randn(512, 8, generator=g) * 3
-    gaps["entropy"] = abs(parts["entropy"](logits).item() - trainer.PARTS["entropy"](logits).item())
+    gaps["entropy"] = abs(parts["entropy"](logits).item() - losses.PARTS["entropy"](logits).item())
     values = returns + torch.randn(512, generator=g)
     gaps["explained_variance"] = abs(parts["explained_variance"](values, returns)
-                                     - trainer.PARTS["explained_variance"](values, returns))
+                                     - losses.PARTS["explained_variance"](values, returns))
     return gaps
 
 
