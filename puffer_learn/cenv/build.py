@@ -37,7 +37,10 @@ import cffi
 import puffer_learn.envs
 
 ENVS_DIR = Path(puffer_learn.envs.__file__).parent
-SHARED_HEADERS = ["puffer_env.h", "vec_binding.h", "raylib.h", "raylib_colors.h"]
+# vec_binding.h and the parts it includes (vec_threads.h, vec_core.h, ...), in order.
+BINDING_HEADERS = ["vec_binding.h", *re.findall(r'^#include "(vec_\w+\.h)"',
+                                                ENVS_DIR.joinpath("vec_binding.h").read_text(), re.M)]
+SHARED_HEADERS = ["puffer_env.h", *BINDING_HEADERS, "raylib.h", "raylib_colors.h"]
 # -g costs no speed; it lets a crash report name the env's file:line.
 FAST_FLAGS = ["-O3", "-g", "-fno-math-errno"]
 SMOKE_FLAGS = ["-O1", "-g", "-fsanitize=address", "-fno-omit-frame-pointer"]
@@ -48,14 +51,14 @@ REQUIRED_FUNCTIONS = ["env_defaults", "env_check", "env_spaces", "env_init", "en
 def binding_cdef():
     """What the binding exports, read from the headers themselves so the two
     cannot drift: struct Spaces from puffer_env.h and every non-static pl_*
-    function defined in vec_binding.h (its signature up to the body's `{`).
+    function defined in vec_binding.h's parts (its signature up to the body's `{`).
     Log and Config are added from the env's own header (make_ffi)."""
     spaces = struct_text(strip_comments(ENVS_DIR.joinpath("puffer_env.h").read_text()), "Spaces")
-    binding = strip_comments(ENVS_DIR.joinpath("vec_binding.h").read_text())
+    binding = strip_comments("\n".join(ENVS_DIR.joinpath(h).read_text() for h in BINDING_HEADERS))
     functions = re.findall(r"^((?!static\b)[A-Za-z_][\w \t*]*?\bpl_\w+\s*\([^()]*\))\s*\{",
                            binding, re.M)
     if spaces is None or not functions:
-        raise RuntimeError("envs/puffer_env.h or envs/vec_binding.h lost struct Spaces or the "
+        raise RuntimeError("envs/puffer_env.h or envs/vec_*.h lost struct Spaces or the "
                            "pl_* functions: reinstall puffer_learn")
     return "\n".join([spaces, "typedef struct VecEnv VecEnv;", *(f + ";" for f in functions)])
 

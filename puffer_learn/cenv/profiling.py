@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from puffer_learn.cenv.build import ENVS_DIR, CompileError, cache_dir, compiler, locate
+from puffer_learn.cenv.build import BINDING_HEADERS, ENVS_DIR, CompileError, cache_dir, compiler, locate
 
 # -O2 as a real build, but -fno-inline: an inlined function has no line of its
 # own in a profile (its time would show up in its caller). -fno-ipa-cp: no
@@ -141,7 +141,7 @@ def compile_profiled(env, name=None, instrument=True):
     driver = ENVS_DIR / "profile_main.c"
     key = hashlib.sha256()
     for part in [header.read_text(), driver.read_text(), " ".join(flags),
-                 *(ENVS_DIR.joinpath(h).read_text() for h in ("puffer_env.h", "vec_binding.h",
+                 *(ENVS_DIR.joinpath(h).read_text() for h in ("puffer_env.h", *BINDING_HEADERS,
                                                               "web/raylib_canvas.h"))]:
         key.update(part.encode())
     program = cache_dir() / "profile" / f"{re.sub(r'[^A-Za-z0-9_]', '_', name)}_{key.hexdigest()[:16]}"
