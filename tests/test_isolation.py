@@ -221,6 +221,12 @@ def test_unused_header_fields_must_be_zero(weight_file):
         read_weights(weight_file)
 
 
+def test_a_directory_is_refused_before_it_is_read(tmp_path):
+    with pytest.raises(WeightFileError, match=rf"^weights path {tmp_path} is a directory, not a weight "
+                                              rf"file \(pass the .bin written by puffer-learn export\)$"):
+        CPolicy(tmp_path)
+
+
 def test_policy_and_checkpoint_with_nan_are_refused(tmp_path):
     policy = MLP(5, 3, hidden_size=8, layers=1)
     with torch.no_grad():
