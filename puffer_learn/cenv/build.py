@@ -25,7 +25,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
@@ -35,6 +34,7 @@ from pathlib import Path
 import cffi
 
 import puffer_learn.envs
+from puffer_learn.cenv.crash_report import crash_report
 
 ENVS_DIR = Path(puffer_learn.envs.__file__).parent
 # vec_binding.h and the parts it includes (vec_threads.h, vec_core.h, ...), in order.
@@ -276,10 +276,9 @@ def smoke_run(name, header, config, steps=2000, timeout=None):
         result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
-        last = out.strip().splitlines()[-1] if out.strip() else "before reset finished"
         raise EnvCrashError(f"{header.name} did not finish {steps} random steps within "
-                            f"{timeout:.0f} s (last progress: {last}). Look for a loop that "
-                            f"never ends in env_reset or env_step.") from None
+                            f"{timeout:.0f} s: it was stuck {smoke_progress(out)}. Look for a loop "
+                            f"that never ends in env_reset or env_step.") from None
     lines = result.stdout.strip().splitlines()
     if result.returncode == 0 and lines and lines[-1] == f"finished {token}":
         return
@@ -289,18 +288,15 @@ def smoke_run(name, header, config, steps=2000, timeout=None):
         error = {"ContractError": ContractError, "MemoryError": MemoryError,
                  "TypeError": TypeError}.get(kind, ValueError)
         raise error(message)
-    last = lines[-1] if lines else "while loading"
-    report = asan_summary(result.stderr, header)
-    if result.returncode < 0:
-        what = f"crashed with {signal.Signals(-result.returncode).name}"
-    elif "ERROR: AddressSanitizer" in result.stderr:
-        what = "crashed"
-    elif "PL_CRASH: exit()" in result.stderr:
-        what = f"called exit({result.returncode})"
-    else:
-        what = f"exited with status {result.returncode} before finishing"
-    raise EnvCrashError(f"{header.name} {what} during its smoke run (last progress: {last}).\n"
-                        + (report or readable(result.stderr[-2000:], header, Path("<none>"))))
+    raise EnvCrashError(crash_report(header, f"{smoke_progress(result.stdout)} in its smoke run",
+                                     result.stderr, result.returncode))
+
+
+def smoke_progress(stdout):
+    """When the smoke run stopped: the child prints what it is about to do
+    ("at step 3": the 3rd step after its reset) before doing it."""
+    lines = stdout.strip().splitlines()
+    return lines[-1] if lines else "while loading its module"
 
 
 def asan_environment():
@@ -316,23 +312,6 @@ def asan_environment():
     if os.path.isabs(asan):
         env["LD_PRELOAD"] = asan
     return env
-
-
-def asan_summary(stderr, header):
-    """The useful lines of an AddressSanitizer report: what and where, and
-    for a bad access where that memory was allocated or freed (with their
-    headings, so an allocation frame is not read as a caller)."""
-    lines = stderr.splitlines()
-    start = next((i for i, l in enumerate(lines) if "ERROR: AddressSanitizer" in l
-                  or "runtime error:" in l or l.startswith("PL_CRASH: ")), None)
-    if start is None:
-        return ""
-    keep = [lines[start].split("ERROR: ")[-1].replace("PL_CRASH: ", "")]
-    headings = ("READ of", "WRITE of", "allocated by", "freed by", "previously allocated",
-                "The signal is caused", "Hint:")
-    rest = [re.sub(r"^==\d+==", "", l).strip() for l in lines[start + 1:]]  # drop ==pid==
-    keep += [l for l in rest if header.name in l or l.startswith(headings) or " is located " in l][:11]
-    return "\n".join(keep).replace(str(header.parent) + "/", "")
 
 
 # What build() returns: enough to make any number of VecEnvs without locating,
