@@ -246,7 +246,7 @@ def test_binding_declarations_come_from_the_headers():
     from puffer_learn.cenv.build import binding_cdef, build
 
     package = Path(puffer_learn.__file__).parent
-    used = {name for path in package.glob("*.py")
+    used = {name for path in package.rglob("*.py")
             for name in re.findall(r"lib\.(pl_\w+)", path.read_text())}
     lib = build("target").module.lib
     assert used and used <= set(dir(lib)), used - set(dir(lib))
