@@ -51,10 +51,8 @@ int main(int argc, char** argv) {
     Config cfg;
     pl_defaults(&cfg);
     char err[512];
-    if (env_check(&cfg, err, sizeof err)) { fprintf(stderr, "error: %s\n", err); return 1; }
-    Spaces sp = {0};
-    env_spaces(&cfg, &sp);
-    if (pl_check_spaces(&sp, err, sizeof err)) { fprintf(stderr, "error: %s\n", err); return 1; }
+    Spaces sp;
+    if (pl_checked_spaces(&cfg, &sp, err, sizeof err)) { fprintf(stderr, "error: %s\n", err); return 1; }
     size_t agents = (size_t)num_envs * sp.num_agents;
     OBS_TYPE* obs = profile_alloc(agents * sp.obs_size, sizeof(OBS_TYPE));
     int* actions = profile_alloc(agents, sizeof(int));

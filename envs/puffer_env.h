@@ -57,7 +57,7 @@
 //
 // What puffer_learn checks, with a one-line error for each:
 //   - env_spaces: num_agents, obs_size, num_actions and the render size are
-//     >= 1 and at most 65536 / 2^24 / 65536 / 8192 (vec_binding.h).
+//     >= 1 and at most 65536 / 2^24 / 65536 / 8192 (vec_core.h).
 //   - env_step returns 1 only after setting a terminal or truncation flag of
 //     its agents (checked in the smoke run of a new env).
 //   - every action handed to env_step is in 0..num_actions-1: the binding

@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <sys/stat.h>
 
 #define PUFFNET_MAGIC "PUFFNET"
 #define PUFFNET_VERSION 1
@@ -344,6 +345,15 @@ static int puffernet_load(PufferNet* n, const char* path, int expect_obs_size,
                           int expect_num_actions, char* err, int err_len) {
     char msg[512];
     memset(n, 0, sizeof(*n));
+    // [CONTRACT] Only a regular file is sized and read: fopen opens a
+    // directory too, and its "size" would then ask malloc for ~2^63 bytes.
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        snprintf(msg, sizeof msg, "weights path %s is %s, not a weight file (pass the .bin written "
+                 "by puffer-learn export)", path,
+                 S_ISDIR(st.st_mode) ? "a directory" : "a device, pipe or socket");
+        return puffernet_fail(err, err_len, msg);
+    }
     FILE* f = fopen(path, "rb");
     if (!f) { snprintf(msg, sizeof msg, "cannot open weight file %s", path); return puffernet_fail(err, err_len, msg); }
     long bytes = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;

@@ -79,3 +79,12 @@ def test_the_program_refuses_weights_for_another_env(exported, tmp_path):
     out = subprocess.run([result["program"], "--weights", str(tmp_path / "six_stars.bin")],
                          capture_output=True, text=True)
     assert out.returncode == 1 and "31 numbers but the env gives 27" in out.stderr
+
+
+def test_the_program_refuses_a_directory_as_weights(exported, tmp_path):
+    """A directory opens like a file; sizing a buffer from it once asked malloc for 2^63 bytes."""
+    _, result = exported
+    out = subprocess.run([result["program"], "--weights", str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr == (f"error: weights path {tmp_path} is a directory, not a weight file (pass the "
+                          f".bin written by puffer-learn export)\n")

@@ -49,6 +49,13 @@ def tiny(bug):
     return TINY.replace("STEP_BUG", bug)
 
 
+def smoke_crash(bug, name):
+    """The EnvCrashError message of a TINY env whose bug fires in its smoke run."""
+    with pytest.raises(EnvCrashError) as info:
+        puffer_learn.make(tiny(bug), name=name)
+    return str(info.value)
+
+
 def test_tiny_env_without_bug_works():
     env = puffer_learn.make(tiny("/* no bug */"), name="tiny_ok", num_envs=3)
     env.reset()
@@ -67,24 +74,14 @@ def test_syntax_error_names_the_file_and_line():
     assert "/tmp" not in message and "cache" not in message  # paths shortened for a notebook
 
 
-def test_segfault_in_step_is_reported_and_we_survive():
-    # volatile: keep the compiler from deleting the null write as undefined behaviour
-    bug = "if (env->tick == 3) { int* volatile p = NULL; *p = 1; }"
-    with pytest.raises(EnvCrashError) as info:
-        puffer_learn.make(tiny(bug), name="segv_env")
-    message = str(info.value)
-    assert "segv_env.h" in message and "SEGV" in message
-    assert f"segv_env.h:{BUG_LINE}" in message  # AddressSanitizer's stack names the line
-    assert "last progress: step 0" in message
-
-
+# Signals and exit() in the smoke run: tests/test_isolation.py, beside the same
+# crashes after it (one report shape for both).
 def test_out_of_bounds_write_is_caught_with_its_line():
-    bug = "env->cells[env->cfg.size] = 1;  /* one past the end */"
-    with pytest.raises(EnvCrashError) as info:
-        puffer_learn.make(tiny(bug), name="oob_env")
-    message = str(info.value)
-    assert "heap-buffer-overflow" in message and "WRITE of size 4" in message
-    assert f"oob_env.h:{BUG_LINE}" in message
+    message = smoke_crash("env->cells[env->cfg.size] = 1;  /* one past the end */", "oob_env")
+    first, *details = message.splitlines()
+    assert first == (f"oob_env.h crashed at step 1 in its smoke run: heap-buffer-overflow "
+                     f"(AddressSanitizer) in oob_env.h:{BUG_LINE} (env_step)")
+    assert details[0].startswith("WRITE of size 4")
     # The allocation's frame (env_init) comes under its heading, not as a caller.
     assert message.index("allocated by") < message.index("in env_init")
 
@@ -93,8 +90,8 @@ def test_endless_loop_is_stopped_by_the_timeout(monkeypatch):
     monkeypatch.setattr(puffer_learn.cenv.build, "SMOKE_TIMEOUT_S", 4.0)
     bug = "if (env->tick == 5) { volatile int forever = 1; while (forever) {} }"
     start = time.monotonic()
-    with pytest.raises(EnvCrashError, match=r"loop_env.h did not finish 2000 random steps within 4 s.*"
-                                            r"loop that never ends"):
+    with pytest.raises(EnvCrashError, match=r"loop_env.h did not finish 2000 random steps within 4 s: "
+                                            r"it was stuck at step 5\. Look for a loop that never ends"):
         puffer_learn.make(tiny(bug), name="loop_env")
     assert time.monotonic() - start < 4.0 + 15  # + compiling twice on a busy 2-core machine
 

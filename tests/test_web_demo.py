@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-import puffer_learn
 from puffer_learn.cenv import build
 from puffer_learn.export import web
 from puffer_learn.export.weights import write_weights
-from puffer_learn.export.program import export, run_demo
+from puffer_learn.export.program import run_demo
 
 pytest.importorskip("ziglang")
 pytest.importorskip("wasmtime")
@@ -23,15 +22,9 @@ ENVS = ["target", "asteroids", "breakout", "recall"]  # recall: an LSTM policy
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def exported(web_exports):
     """{env: export() result}: a briefly trained agent per packaged env, exported with --web."""
-    folder = tmp_path_factory.mktemp("web")
-    out = {}
-    for env in ENVS:
-        run = puffer_learn.train(env, seed=1, total_timesteps=20_000, out=str(folder / "runs"),
-                                 eval_episodes=2)
-        out[env] = export(env, run["checkpoint"], folder / env, web=True)
-    return out
+    return {env: web_exports[env] for env in ENVS}
 
 
 @pytest.mark.parametrize("argmax", [False, True], ids=["sampled", "argmax"])

@@ -6,7 +6,7 @@ puffer_learn, numpy or torch:
     python _worker.py MODNAME PATH CONTROL_FD MEMORY_FD
 
 It loads the env's compiled module, arms the crash reporter (pl_guard in
-envs/vec_binding.h), then answers one request per message on the control
+envs/vec_crash_guard.h), then answers one request per message on the control
 socket (SOCK_SEQPACKET: one send is one message). The five buffers live in
 MEMORY_FD, shared with the parent: a step moves no data, only "s" and the
 reply. Replies are b"k" + payload; if env code kills this process, the

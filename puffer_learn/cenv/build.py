@@ -25,7 +25,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
@@ -35,9 +34,13 @@ from pathlib import Path
 import cffi
 
 import puffer_learn.envs
+from puffer_learn.cenv.crash_report import crash_report
 
 ENVS_DIR = Path(puffer_learn.envs.__file__).parent
-SHARED_HEADERS = ["puffer_env.h", "vec_binding.h", "raylib.h", "raylib_colors.h"]
+# vec_binding.h and the parts it includes (vec_threads.h, vec_core.h, ...), in order.
+BINDING_HEADERS = ["vec_binding.h", *re.findall(r'^#include "(vec_\w+\.h)"',
+                                                ENVS_DIR.joinpath("vec_binding.h").read_text(), re.M)]
+SHARED_HEADERS = ["puffer_env.h", *BINDING_HEADERS, "raylib.h", "raylib_colors.h"]
 # -g costs no speed; it lets a crash report name the env's file:line.
 FAST_FLAGS = ["-O3", "-g", "-fno-math-errno"]
 SMOKE_FLAGS = ["-O1", "-g", "-fsanitize=address", "-fno-omit-frame-pointer"]
@@ -48,14 +51,14 @@ REQUIRED_FUNCTIONS = ["env_defaults", "env_check", "env_spaces", "env_init", "en
 def binding_cdef():
     """What the binding exports, read from the headers themselves so the two
     cannot drift: struct Spaces from puffer_env.h and every non-static pl_*
-    function defined in vec_binding.h (its signature up to the body's `{`).
+    function defined in vec_binding.h's parts (its signature up to the body's `{`).
     Log and Config are added from the env's own header (make_ffi)."""
     spaces = struct_text(strip_comments(ENVS_DIR.joinpath("puffer_env.h").read_text()), "Spaces")
-    binding = strip_comments(ENVS_DIR.joinpath("vec_binding.h").read_text())
+    binding = strip_comments("\n".join(ENVS_DIR.joinpath(h).read_text() for h in BINDING_HEADERS))
     functions = re.findall(r"^((?!static\b)[A-Za-z_][\w \t*]*?\bpl_\w+\s*\([^()]*\))\s*\{",
                            binding, re.M)
     if spaces is None or not functions:
-        raise RuntimeError("envs/puffer_env.h or envs/vec_binding.h lost struct Spaces or the "
+        raise RuntimeError("envs/puffer_env.h or envs/vec_*.h lost struct Spaces or the "
                            "pl_* functions: reinstall puffer_learn")
     return "\n".join([spaces, "typedef struct VecEnv VecEnv;", *(f + ";" for f in functions)])
 
@@ -273,10 +276,9 @@ def smoke_run(name, header, config, steps=2000, timeout=None):
         result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
-        last = out.strip().splitlines()[-1] if out.strip() else "before reset finished"
         raise EnvCrashError(f"{header.name} did not finish {steps} random steps within "
-                            f"{timeout:.0f} s (last progress: {last}). Look for a loop that "
-                            f"never ends in env_reset or env_step.") from None
+                            f"{timeout:.0f} s: it was stuck {smoke_progress(out)}. Look for a loop "
+                            f"that never ends in env_reset or env_step.") from None
     lines = result.stdout.strip().splitlines()
     if result.returncode == 0 and lines and lines[-1] == f"finished {token}":
         return
@@ -286,18 +288,15 @@ def smoke_run(name, header, config, steps=2000, timeout=None):
         error = {"ContractError": ContractError, "MemoryError": MemoryError,
                  "TypeError": TypeError}.get(kind, ValueError)
         raise error(message)
-    last = lines[-1] if lines else "while loading"
-    report = asan_summary(result.stderr, header)
-    if result.returncode < 0:
-        what = f"crashed with {signal.Signals(-result.returncode).name}"
-    elif "ERROR: AddressSanitizer" in result.stderr:
-        what = "crashed"
-    elif "PL_CRASH: exit()" in result.stderr:
-        what = f"called exit({result.returncode})"
-    else:
-        what = f"exited with status {result.returncode} before finishing"
-    raise EnvCrashError(f"{header.name} {what} during its smoke run (last progress: {last}).\n"
-                        + (report or readable(result.stderr[-2000:], header, Path("<none>"))))
+    raise EnvCrashError(crash_report(header, f"{smoke_progress(result.stdout)} in its smoke run",
+                                     result.stderr, result.returncode))
+
+
+def smoke_progress(stdout):
+    """When the smoke run stopped: the child prints what it is about to do
+    ("at step 3": the 3rd step after its reset) before doing it."""
+    lines = stdout.strip().splitlines()
+    return lines[-1] if lines else "while loading its module"
 
 
 def asan_environment():
@@ -313,23 +312,6 @@ def asan_environment():
     if os.path.isabs(asan):
         env["LD_PRELOAD"] = asan
     return env
-
-
-def asan_summary(stderr, header):
-    """The useful lines of an AddressSanitizer report: what and where, and
-    for a bad access where that memory was allocated or freed (with their
-    headings, so an allocation frame is not read as a caller)."""
-    lines = stderr.splitlines()
-    start = next((i for i, l in enumerate(lines) if "ERROR: AddressSanitizer" in l
-                  or "runtime error:" in l or l.startswith("PL_CRASH: ")), None)
-    if start is None:
-        return ""
-    keep = [lines[start].split("ERROR: ")[-1].replace("PL_CRASH: ", "")]
-    headings = ("READ of", "WRITE of", "allocated by", "freed by", "previously allocated",
-                "The signal is caused", "Hint:")
-    rest = [re.sub(r"^==\d+==", "", l).strip() for l in lines[start + 1:]]  # drop ==pid==
-    keep += [l for l in rest if header.name in l or l.startswith(headings) or " is located " in l][:11]
-    return "\n".join(keep).replace(str(header.parent) + "/", "")
 
 
 # What build() returns: enough to make any number of VecEnvs without locating,

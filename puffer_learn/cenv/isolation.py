@@ -9,23 +9,25 @@ numpy arrays are the very memory C writes: the trainer code is unchanged.
 One vector step costs one round trip on a socket (a few microseconds), not
 one per agent. Packaged envs stay in-process (see vector.make).
 
-    worker = Worker(module, header)         # starts puffer_learn/cenv/_worker.py
-    worker.call(b"s")                       # one request, one reply
+    backend = IsolatedBackend(module, header)   # VecEnv's backend for such an env
+    worker = Worker(module, header)             # starts puffer_learn/cenv/_worker.py
+    worker.call(b"s")                           # one request, one reply
 """
 import mmap
 import os
-import re
 import select
-import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 from pathlib import Path
 
-from puffer_learn.cenv.build import (ENVS_DIR, SMOKE_FLAGS, EnvCrashError, asan_environment, asan_summary,
-                                compile_module)
+import numpy as np
+
+from puffer_learn.cenv.build import SMOKE_FLAGS, EnvCrashError, asan_environment, compile_module
+from puffer_learn.cenv.crash_report import crash_report
 
 WORKER_SCRIPT = str(Path(__file__).with_name("_worker.py"))
 # Seconds one request (a vector step, a reset, env_init of all envs) may take
@@ -74,6 +76,7 @@ class Worker:
         self.poll.register(parent, select.POLLIN)
         self.memory = None
         self.pending = None  # the request whose reply has not been read yet
+        self.steps = 0       # steps since the last reset: a crash report says at which
         self.lock = threading.Lock()
 
     def call(self, request, timeout=None):
@@ -91,6 +94,10 @@ class Worker:
             # while we waited: that reply is still on its way. Take it first,
             # so replies never get out of step with requests.
             self.receive(self.pending, timeout)
+        if request == b"s":
+            self.steps += 1
+        elif request[:1] == b"r":
+            self.steps = 0
         try:
             self.sock.send(request)
         except OSError:
@@ -124,24 +131,13 @@ class Worker:
         self.stderr.seek(0)
         stderr = self.stderr.read().decode(errors="replace")
         self.stop()
-        name = self.header.name
-        if timeout is not None:
-            raise EnvCrashError(f"{name} did not finish {doing} within {timeout:.0f} s; its worker "
-                                f"process was stopped. Look for a loop that never ends.") from None
-        if code < 0:
-            what = f"crashed with {signal.Signals(-code).name}"
-        elif "ERROR: AddressSanitizer" in stderr:
-            what = "crashed (AddressSanitizer)"
-        elif "PL_CRASH: exit()" in stderr:
-            what = f"called exit({code})"
-        else:
-            what = f"stopped its worker process with exit status {code}"
-        where = crash_location(stderr, self.header)
-        if "ERROR: AddressSanitizer" in stderr:  # a worker run with ASan preloaded
-            where = asan_summary(stderr, self.header)
         self.last_stderr = stderr
-        raise EnvCrashError(f"{name} {what} during {doing}; the env is closed, the kernel is "
-                            f"fine.{' ' + where if where else ''}") from None
+        if timeout is not None:
+            raise EnvCrashError(f"{self.header.name} did not finish {doing} within {timeout:.0f} s; its "
+                                f"worker process was stopped. Look for a loop that never ends.") from None
+        when = f"at step {self.steps}" if op == b"s" else f"during {doing}"
+        raise EnvCrashError(crash_report(self.header, when, stderr, code,
+                                         then="the env is closed, the kernel is fine")) from None
 
     def map(self, size):
         """Sizes the shared memory and maps it here; returns the mmap."""
@@ -172,34 +168,75 @@ class Worker:
             self.stop()
 
 
-def crash_location(stderr, header):
-    """'at my_env.h:42 (env_step)' from the stack the worker printed
-    (pl_print_stack in vec_binding.h: module.so(+0x1a2b) or
-    module.so(symbol+0x10) frames), resolved by addr2line; '' if unknown."""
-    frames = re.findall(r"^(\S+?\.so)\((\w*)\+(0x[0-9a-f]+)\)", stderr, re.M)
-    if not frames:
-        return ""
-    library = frames[0][0]
-    symbols = {}
-    try:
-        nm = subprocess.run(["nm", "--defined-only", library], capture_output=True, text=True,
-                            timeout=10).stdout
-        symbols = {parts[2]: int(parts[0], 16) for parts in (l.split() for l in nm.splitlines())
-                   if len(parts) == 3}
-        # - 1: a return address points after the call (past the end of the
-        # function when the call never returns, e.g. abort()).
-        addresses = [hex(symbols.get(sym, 0) + int(off, 16) - 1) for lib, sym, off in frames
-                     if lib == library and (not sym or sym in symbols)]
-        lines = subprocess.run(["addr2line", "-f", "-i", "-e", library, *addresses],
-                               capture_output=True, text=True, timeout=10).stdout.splitlines()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    pairs = list(zip(lines[::2], lines[1::2]))
-    for function, place in pairs:
-        place = place.split(" (discriminator")[0]
-        if Path(place.split(":")[0]).name == header.name:
-            return f"It happened at {header.name}:{place.rsplit(':', 1)[-1]} (in {function})."
-    for function, place in pairs:  # not in the env's own file: name the first known place
-        if not place.startswith("??"):
-            return f"It happened at {place.replace(str(ENVS_DIR) + '/', 'envs/')} (in {function})."
-    return ""
+class IsolatedBackend:
+    """VecEnv's backend for a student's env: the methods of
+    vector.InProcessBackend, each one request to a Worker running the env.
+    The buffers are numpy arrays over memory the worker maps too."""
+
+    def __init__(self, module, header, sanitize=False, name=None):
+        self.ffi = module.ffi
+        self.closed = False
+        self.worker = Worker(module, header, sanitize=sanitize, name=name)
+
+    def call(self, request):
+        """One request; if the env crashed, this backend is closed and the
+        EnvCrashError says what happened."""
+        try:
+            return self.worker.call(request)
+        except EnvCrashError:
+            self.closed = True
+            raise
+
+    def defaults(self, cfg):
+        self.ffi.memmove(cfg, self.call(b"d"), self.ffi.sizeof("Config"))
+
+    def check(self, cfg):
+        reply = self.call(b"c" + bytes(self.ffi.buffer(cfg)))
+        return reply[4:4 + 255].decode() if struct.unpack("<i", reply[:4])[0] else None
+
+    def spaces(self, cfg, out):
+        self.ffi.memmove(out, self.call(b"p" + bytes(self.ffi.buffer(cfg))), self.ffi.sizeof("Spaces"))
+
+    def start(self, cfg, num_envs, seed, threads, shapes, frame_shape):
+        # Besides VecEnv's buffers: a frame and scripted actions to hand back.
+        shapes = [*shapes, ("frame", frame_shape, np.uint8),
+                  ("scripted", dict((f, s) for f, s, _ in shapes)["actions"], np.int32)]
+        offsets, total = [], 0
+        for _, shape, dtype in shapes:  # each buffer at a multiple of 64 bytes
+            offsets.append(total)
+            total += -(-int(np.prod(shape)) * np.dtype(dtype).itemsize // 64) * 64
+        memory = self.worker.map(max(total, 64))
+        arrays = {field: np.frombuffer(memory, dtype, int(np.prod(shape)), offset).reshape(shape)
+                  for (field, shape, dtype), offset in zip(shapes, offsets)}
+        self.frame, self.scripted_actions = arrays.pop("frame"), arrays.pop("scripted")
+        reply = self.call(b"i" + bytes(self.ffi.buffer(cfg)) + struct.pack(
+            "<iQiQ7Q", num_envs, seed, threads, total, *offsets))
+        return arrays, reply.decode(errors="replace")
+
+    def reset(self, seed):
+        self.call(b"r" + struct.pack("<Q", seed))
+
+    def step(self):
+        return struct.unpack("<i", self.call(b"s"))[0]
+
+    def read_log(self, out):
+        self.ffi.memmove(out, self.call(b"l"), self.ffi.sizeof("Log"))
+
+    def unflagged_ends(self):
+        return struct.unpack("<i", self.call(b"u"))[0]
+
+    def scripted(self):
+        self.call(b"a")
+        return self.scripted_actions.copy()
+
+    def render(self, index, t, frame):
+        drawn = struct.unpack("<i", self.call(b"f" + struct.pack("<if", index, t)))[0]
+        frame[:] = self.frame
+        return drawn
+
+    def close(self):
+        """Closes the envs (env_close) and ends the worker; raises
+        EnvCrashError if env_close crashed. Closing twice is fine."""
+        if not self.closed:
+            self.closed = True
+            self.worker.close()

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from puffer_learn.cenv.build import ENVS_DIR, FAST_FLAGS, CompileError, cache_dir, compiler, locate
+from puffer_learn.cenv.build import BINDING_HEADERS, ENVS_DIR, FAST_FLAGS, CompileError, cache_dir, compiler, locate
 
 # What profile_main.c needs however it is optimized: GNU C11, and only the
 # env core (vec_binding.h's PL_CORE_ONLY: no raylib window, no crash reports).
@@ -143,7 +143,7 @@ def compile_profiled(env, name=None, instrument=True):
     driver = ENVS_DIR / "profile_main.c"
     key = hashlib.sha256()
     for part in [header.read_text(), driver.read_text(), " ".join(flags),
-                 *(ENVS_DIR.joinpath(h).read_text() for h in ("puffer_env.h", "vec_binding.h",
+                 *(ENVS_DIR.joinpath(h).read_text() for h in ("puffer_env.h", *BINDING_HEADERS,
                                                               "web/raylib_canvas.h"))]:
         key.update(part.encode())
     program = cache_dir() / "profile" / f"{re.sub(r'[^A-Za-z0-9_]', '_', name)}_{key.hexdigest()[:16]}"

@@ -1,5 +1,6 @@
 """Subprocess half of build.smoke_run: reset, random steps, one log read and
-one frame, printing progress so the parent can say where things went wrong.
+one frame. Before each it prints what it is about to do ("at step 3"), so
+the parent can say when things went wrong.
 Run as: python -m puffer_learn.cenv.smoke MODNAME PATH NAME CONFIG_JSON STEPS TOKEN
 
 [CONTRACT] The run counts as passed only if its last line is
@@ -34,16 +35,16 @@ def main():
         fail(None, e)
     lib = module.lib
     lib.pl_guard(1)  # from here, exit() or a signal prints the env's stack
+    print("while making its envs", flush=True)
     try:
         env = VecEnv(module, name, num_envs=4, seed=0, **config)
     except (ContractError, MemoryError, ValueError, TypeError) as e:
         fail(lib, e)
-    print("reset", flush=True)
+    print("during env_reset", flush=True)
     env.reset()
     rng = np.random.default_rng(0)
     for t in range(steps):
-        if t % 100 == 0:
-            print(f"step {t}", flush=True)
+        print(f"at step {t + 1}", flush=True)
         env.step(rng.integers(0, env.num_actions, env.num_agents, dtype=np.int32))
     unflagged = env.unflagged_ends()
     if unflagged:
@@ -51,11 +52,11 @@ def main():
             f"{name}: env_step returned 1 (episode over) {unflagged} times in {steps} steps without "
             f"setting any terminal or truncation flag; before returning 1 set env->terminals[i] = 1 "
             f"(a real end) or env->truncations[i] = 1 (cut off by a time limit) for its agents"))
-    print("log", flush=True)
+    print("while reading its log", flush=True)
     env.log()
-    print("render", flush=True)
+    print("during env_render", flush=True)
     env.render(0)
-    print("close", flush=True)
+    print("during env_close", flush=True)
     env.close()
     lib.pl_guard(0)
     print(f"finished {token}", flush=True)

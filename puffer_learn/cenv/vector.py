@@ -5,18 +5,21 @@ truncations). C gets pointers into them once, at init (cffi ``from_buffer``:
 no copies), and writes into them in place on every step. ``step`` returns the
 same arrays every time: they are live views, copy what you want to keep.
 
-A student's env (a path or source string) runs in a worker process over
-shared memory (puffer_learn/cenv/isolation.py): the same arrays, and a crash in
-its C code raises EnvCrashError instead of killing the kernel.
+Where the C code runs is VecEnv's backend, chosen once when it is made:
+InProcessBackend (below) calls it right here, through the cffi lib; a
+student's env (a path or source string) gets isolation.IsolatedBackend,
+which runs it in a worker process over shared memory: the same arrays, and
+a crash in its C code raises EnvCrashError instead of killing the kernel.
 """
+import functools
 import math
 import numbers
 import os
-import struct
 
 import numpy as np
 
 from puffer_learn.cenv.build import Built, ContractError, EnvCrashError, build
+from puffer_learn.cenv.isolation import IsolatedBackend
 
 
 def make(env, num_envs=1, seed=0, threads=1, name=None, isolate=None, sanitize=False, **config):
@@ -48,25 +51,68 @@ def _check_int(value, what, low, high=None):
     return int(value)
 
 
-class _WorkerLib:
-    """The env's own functions (env_defaults, env_check, env_spaces) called
-    in the worker process, with the signatures of the cffi lib's."""
+class InProcessBackend:
+    """VecEnv's backend that calls the env's C code in this process, through
+    its cffi lib: the fastest way, for packaged envs. isolation.IsolatedBackend
+    has the same methods and makes the same calls in a worker process."""
 
-    def __init__(self, worker, ffi):
-        self.worker, self.ffi = worker, ffi
+    def __init__(self, module):
+        self.ffi, self.lib = module.ffi, module.lib
+        self.vec = None
+        self.step = None  # start() makes it: pl_vec_step bound to the new vec
+        self.closed = False
 
-    def pl_defaults(self, cfg):
-        self.ffi.memmove(cfg, self.worker.call(b"d"), self.ffi.sizeof("Config"))
+    # The env's own functions that make its Config and Spaces.
+    def defaults(self, cfg):
+        self.lib.pl_defaults(cfg)
 
-    def pl_check(self, cfg, err, err_len):
-        reply = self.worker.call(b"c" + bytes(self.ffi.buffer(cfg)))
-        message = reply[4:4 + err_len - 1] + b"\0"
-        self.ffi.memmove(err, message, len(message))
-        return struct.unpack("<i", reply[:4])[0]
+    def check(self, cfg):
+        """None if env_check accepts cfg, else its message."""
+        err = self.ffi.new("char[256]")
+        return self.ffi.string(err).decode() if self.lib.pl_check(cfg, err, 256) else None
 
-    def pl_spaces(self, cfg, out):
-        self.ffi.memmove(out, self.worker.call(b"p" + bytes(self.ffi.buffer(cfg))),
-                         self.ffi.sizeof("Spaces"))
+    def spaces(self, cfg, out):
+        self.lib.pl_spaces(cfg, out)
+
+    def start(self, cfg, num_envs, seed, threads, shapes, frame_shape):
+        """Makes the buffers, {field: zeroed array} for the (field, shape,
+        dtype) in shapes, and the envs on them. Returns (buffers, "") or
+        (buffers, C's message) if the envs could not be made. frame_shape
+        is for backends that need a frame buffer of their own."""
+        self.buffers = {field: np.zeros(shape, dtype) for field, shape, dtype in shapes}
+        b, ptr, err = self.buffers, self.ffi.from_buffer, self.ffi.new("char[512]")
+        vec = self.lib.pl_vec_init(
+            cfg, num_envs, ptr(b["observations"]), ptr("int*", b["actions"]), ptr("float*", b["rewards"]),
+            ptr("uint8_t*", b["_terminals"]), ptr("uint8_t*", b["_truncations"]), seed, threads, err, 512)
+        if vec == self.ffi.NULL:
+            return self.buffers, self.ffi.string(err).decode()
+        self.vec = vec
+        # The step is the C call itself, bound to this vec: no Python frame per step.
+        self.step = functools.partial(self.lib.pl_vec_step, vec)
+        return self.buffers, ""
+
+    def reset(self, seed):
+        self.lib.pl_vec_reset(self.vec, seed)
+
+    def read_log(self, out):
+        self.lib.pl_vec_log(self.vec, out)
+
+    def unflagged_ends(self):
+        return self.lib.pl_vec_unflagged_ends(self.vec)
+
+    def scripted(self):
+        actions = np.empty(len(self.buffers["actions"]), np.int32)
+        self.lib.pl_vec_scripted(self.vec, self.ffi.from_buffer("int*", actions))
+        return actions
+
+    def render(self, index, t, frame):
+        return self.lib.pl_vec_render(self.vec, index, self.ffi.from_buffer("uint8_t*", frame), t)
+
+    def close(self):
+        self.closed = True
+        vec, self.vec = self.vec, None
+        if vec is not None:
+            self.lib.pl_vec_close(vec)
 
 
 def _memory_limit():
@@ -84,24 +130,20 @@ class VecEnv:
         self.num_envs = _check_int(num_envs, "num_envs", 1)
         self.threads = _check_int(threads, "threads", 1, 64)
         self.seed = _check_int(seed, "seed", 0, 2**63 - 1)
-        self._vec = self._worker = None
-        # Calls that run the env's own code go to the worker when isolated.
-        env_code = self.lib
-        if isolate:
-            from puffer_learn.cenv.isolation import Worker
-            self._worker = Worker(module, header or f"{name}.h", sanitize=sanitize, name=name)
-            env_code = _WorkerLib(self._worker, self.ffi)
+        # Every call that runs the env's C code goes through this backend.
+        self._backend = (IsolatedBackend(module, header or f"{name}.h", sanitize=sanitize, name=name)
+                         if isolate else InProcessBackend(module))
         try:
-            self._setup(env_code, config)
+            self._setup(config)
         except BaseException:
             self.close(quiet=True)
             raise
 
-    def _setup(self, env_code, config):
+    def _setup(self, config):
         name = self.name
-        self._cfg = self._make_config(config, env_code)
+        self._cfg = self._make_config(config)
         spaces = self.ffi.new("Spaces*")
-        env_code.pl_spaces(self._cfg, spaces)
+        self._backend.spaces(self._cfg, spaces)
         # [CONTRACT] sizes >= 1 and sane, checked before any buffer exists.
         err = self.ffi.new("char[256]")
         if self.lib.pl_check_spaces(spaces, err, 256):
@@ -143,45 +185,22 @@ class VecEnv:
                   ("actions", (self.num_agents,), np.int32), ("rewards", (self.num_agents,), np.float32),
                   ("_terminals", (self.num_agents,), np.uint8),
                   ("_truncations", (self.num_agents,), np.uint8)]
-        if self._worker is None:
-            for field, shape, dtype in shapes:
-                setattr(self, field, np.zeros(shape, dtype))
-        else:  # the same arrays, in memory the worker maps too
-            shapes += [("_frame", (*self.render_size, 3), np.uint8),
-                       ("_scripted", (self.num_agents,), np.int32)]
-            offsets, total = [], 0
-            for _, shape, dtype in shapes:
-                offsets.append(total)
-                total += -(-int(np.prod(shape)) * np.dtype(dtype).itemsize // 64) * 64
-            memory = self._worker.map(max(total, 64))
-            for (field, shape, dtype), offset in zip(shapes, offsets):
-                setattr(self, field, np.frombuffer(memory, dtype, int(np.prod(shape)), offset).reshape(shape))
+        buffers, message = self._backend.start(self._cfg, self.num_envs, self.seed, self.threads,
+                                               shapes, (*self.render_size, 3))
+        for field, array in buffers.items():
+            setattr(self, field, array)
         self.terminals = self._terminals.view(np.bool_)    # C writes 0/1 only
         self.truncations = self._truncations.view(np.bool_)
-        err = self.ffi.new("char[512]")
-        if self._worker is None:
-            ptr = self.ffi.from_buffer
-            vec = self.lib.pl_vec_init(
-                self._cfg, self.num_envs, ptr(self.observations), ptr("int*", self.actions),
-                ptr("float*", self.rewards), ptr("uint8_t*", self._terminals),
-                ptr("uint8_t*", self._truncations), self.seed, self.threads, err, 512)
-            failed = vec == self.ffi.NULL
-            message = self.ffi.string(err).decode() if failed else ""
-        else:
-            reply = self._worker.call(b"i" + bytes(self.ffi.buffer(self._cfg)) + struct.pack(
-                "<iQiQ7Q", self.num_envs, self.seed, self.threads, total, *offsets))
-            vec, failed, message = True, bool(reply), reply.decode(errors="replace")
-        if failed:
+        if message:
             error = MemoryError if "out of memory" in message else ContractError
             raise error(f"{name}: {message}")
-        self._vec = vec
         self._log = self.ffi.new("Log*")
         self._was_reset = False
         self._log_fields = [f for f, _ in self.ffi.typeof("Log").fields if f != "n"]
 
-    def _make_config(self, overrides, env_code):
+    def _make_config(self, overrides):
         cfg = self.ffi.new("Config*")
-        env_code.pl_defaults(cfg)
+        self._backend.defaults(cfg)
         fields = dict(self.ffi.typeof("Config").fields)
         for key, value in overrides.items():
             if key not in fields:
@@ -202,9 +221,9 @@ class VecEnv:
             if not math.isfinite(getattr(cfg, key)):  # 1e300 silently becomes inf in a C float
                 raise ValueError(f"{self.name} setting {key}={value!r} must be a finite number "
                                  f"that fits a C float (|x| < 3.4e38)")
-        err = self.ffi.new("char[256]")
-        if env_code.pl_check(cfg, err, 256):
-            raise ValueError(f"{self.name}: {self.ffi.string(err).decode()}")
+        message = self._backend.check(cfg)
+        if message is not None:
+            raise ValueError(f"{self.name}: {message}")
         return cfg
 
     def _named_value(self, key, value):
@@ -226,7 +245,7 @@ class VecEnv:
         return {f: getattr(self._cfg, f) for f, _ in self.ffi.typeof("Config").fields}
 
     def _alive(self):
-        if self._vec is None:
+        if self._backend.closed:
             raise RuntimeError(f"this {self.name} env is closed; make a new one with "
                                f"puffer_learn.make(...)")
 
@@ -235,11 +254,8 @@ class VecEnv:
         self._alive()
         if seed is not None:
             self.seed = _check_int(seed, "seed", 0, 2**63 - 1)
-        if self._worker is None:
-            self.lib.pl_vec_reset(self._vec, self.seed)
-        else:
-            self._call(b"r" + struct.pack("<Q", self.seed))
-        self._read_log()  # drop stats from before the reset
+        self._backend.reset(self.seed)
+        self._backend.read_log(self._log)  # drop stats from before the reset
         self._was_reset = True
         return self.observations
 
@@ -257,10 +273,7 @@ class VecEnv:
                                f"not started an episode yet")
         if actions is not None:
             self._set_actions(actions)
-        if self._worker is None:
-            bad = self.lib.pl_vec_step(self._vec)
-        else:
-            bad = struct.unpack("<i", self._call(b"s"))[0]
+        bad = self._backend.step()
         if bad:  # C refused the buffer before stepping (see pl_vec_step)
             k = bad - 1
             raise ValueError(f"env.actions[{k}] = {self.actions[k]} is not an action: actions must be "
@@ -283,41 +296,19 @@ class VecEnv:
     def scripted_actions(self):
         """The env's scripted baseline policy: one action per agent, for the current state."""
         self._alive()
-        if self._worker is not None:
-            self._call(b"a")
-            return self._scripted.copy()
-        actions = np.empty(self.num_agents, np.int32)
-        self.lib.pl_vec_scripted(self._vec, self.ffi.from_buffer("int*", actions))
-        return actions
-
-    def _call(self, request):
-        """One request to the worker; if the env crashed there, this env is
-        closed and EnvCrashError says what happened."""
-        try:
-            return self._worker.call(request)
-        except EnvCrashError:
-            self._vec = self._worker = None
-            raise
-
-    def _read_log(self):
-        if self._worker is None:
-            self.lib.pl_vec_log(self._vec, self._log)
-        else:
-            self.ffi.memmove(self._log, self._call(b"l"), self.ffi.sizeof("Log"))
+        return self._backend.scripted()
 
     def unflagged_ends(self):
         """Episodes that ended (env_step returned 1) without setting any
         terminal or truncation flag, since the last call: a contract bug."""
         self._alive()
-        if self._worker is None:
-            return self.lib.pl_vec_unflagged_ends(self._vec)
-        return struct.unpack("<i", self._call(b"u"))[0]
+        return self._backend.unflagged_ends()
 
     def log(self):
         """Means over the episodes finished since the last call, e.g.
         {"score": 4.2, "episode_length": 256.0, "episodes": 512}; {} if none."""
         self._alive()
-        self._read_log()
+        self._backend.read_log(self._log)
         n = self._log.n
         if n <= 0:
             return {}
@@ -339,13 +330,7 @@ class VecEnv:
         if not 0.0 <= t <= 1.0:
             raise ValueError(f"render t must be in [0, 1], got {t}")
         frame = np.empty((*self.render_size, 3), np.uint8)
-        if self._worker is not None:
-            drawn = struct.unpack("<i", self._call(b"f" + struct.pack("<if", int(index), float(t))))[0]
-            frame[:] = self._frame
-        else:
-            drawn = self.lib.pl_vec_render(self._vec, int(index), self.ffi.from_buffer("uint8_t*", frame),
-                                           float(t))
-        if not drawn:
+        if not self._backend.render(int(index), float(t), frame):
             raise RuntimeError("raylib could not open its offscreen window. puffer_learn needs the "
                                "raylib-software wheel and SDL_VIDEODRIVER=dummy (set on import of "
                                "puffer_learn unless you set it yourself).")
@@ -358,19 +343,14 @@ class VecEnv:
 
     def close(self, quiet=False):
         """Frees the envs (env_close). Closing twice is fine."""
-        vec, worker = self._vec, self._worker
-        self._vec = self._worker = None
-        if worker is not None:
-            try:
-                worker.close()
-            except EnvCrashError:
-                if not quiet:
-                    raise
-        elif vec is not None:
-            self.lib.pl_vec_close(vec)
+        try:
+            self._backend.close()
+        except EnvCrashError:  # env_close crashed (in the worker: this process is fine)
+            if not quiet:
+                raise
 
     def __del__(self):
-        if getattr(self, "_vec", None) is not None or getattr(self, "_worker", None) is not None:
+        if getattr(self, "_backend", None) is not None:
             self.close(quiet=True)
 
     def __repr__(self):

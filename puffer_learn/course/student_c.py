@@ -23,6 +23,7 @@ import cffi
 import numpy as np
 
 from puffer_learn.cenv import build
+from puffer_learn.cenv.crash_report import asan_summary
 
 CALL_TIMEOUT_S = 20.0
 CHILD = r"""
@@ -62,7 +63,7 @@ class StudentC:
                                       f"{CALL_TIMEOUT_S:.0f} s: look for a loop that never ends") from None
         if result.returncode != 0:
             stderr = result.stderr.decode(errors="replace")
-            report = build.asan_summary(stderr, self._code)
+            report = asan_summary(stderr, self._code)
             raise build.EnvCrashError(f"{self.filename} crashed (exit status {result.returncode}).\n"
                                       + (report or stderr.strip()[-1500:]))
         return pickle.loads(result.stdout)

@@ -32,7 +32,7 @@ def config_header(env_name, vec, env_config):
 
 
 def compile_demo(env_name, header, config_path, out):
-    """gcc: the env header + vec_binding.h + puffernet.h + demo.c -> one program.
+    """gcc: the env header + vec_binding.h + puffernet.h + demo_play.h + demo.c -> one program.
 
     raylib comes from the raylib wheel's library, which also references a few
     Python C-API symbols (it doubles as a Python module). We link libpython

@@ -35,8 +35,8 @@ WASI_SYSROOT = Path("/usr/share/wasi-sysroot")  # Debian's wasi-libc
 # The raylib calls raylib_canvas.h forwards to the canvas (and player.js draws).
 SHIM_CALLS = ["ClearBackground", "DrawCircleV", "DrawLineEx", "DrawRectangle", "DrawTriangle",
               "DrawTriangleLines", "DrawPolyLines", "DrawText", "TextFormat"]
-SOURCES = ["web/web_main.c", "web/raylib_canvas.h", "raylib_colors.h", "vec_binding.h", "puffernet.h",
-           "puffer_env.h"]
+SOURCES = ["web/web_main.c", "web/raylib_canvas.h", "raylib_colors.h", "demo_play.h", "puffernet.h",
+           "puffer_env.h", *build.BINDING_HEADERS]
 PAGE_FILES = ["player.js"]
 
 

@@ -9,7 +9,6 @@ import sys
 
 import pytest
 
-import puffer_learn
 from conftest import free_port, wait_for_http
 
 pytestmark = pytest.mark.browser
@@ -18,16 +17,10 @@ ENVS = ["target", "asteroids", "breakout"]
 
 
 @pytest.fixture(scope="module")
-def pages(tmp_path_factory):
+def pages(web_exports):
     """{env: export() result}, each env's page in its own folder, all served over http."""
-    from puffer_learn.export.program import export
-
-    root = tmp_path_factory.mktemp("pages")
-    out = {}
-    for env in ENVS:
-        run = puffer_learn.train(env, seed=1, total_timesteps=20_000, out=str(root / "runs"),
-                                 eval_episodes=2)
-        out[env] = export(env, run["checkpoint"], root / env, web=True)
+    out = {env: web_exports[env] for env in ENVS}
+    root = web_exports.root
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
                                "--directory", str(root)],
