@@ -48,6 +48,7 @@ class EnvViewer:
                  show=True, **env_config):
         import puffer_learn
         from puffer_learn.cenv.render import record_episode
+        from puffer_learn.training.distributions import distribution_for
         from puffer_learn.training.evaluation import policy_fn
 
         policies = policies or {"scripted": "scripted"}
@@ -58,7 +59,7 @@ class EnvViewer:
             vec = puffer_learn.make(env, num_envs=1, seed=seed, **env_config)
             is_path = isinstance(policy, (str, Path)) and policy not in ("scripted", "random")
             if is_path or hasattr(policy, "parameters"):  # a checkpoint or a torch policy
-                policy = policy_fn(policy, seed=seed)
+                policy = policy_fn(policy, seed=seed, dist=distribution_for(vec))
             self.frames[label] = record_episode(vec, policy, max_steps=max_steps, substeps=substeps)
             self.scores[label] = vec.log().get("score")
             vec.close()

@@ -3,6 +3,9 @@
 A checkpoint is one torch.save file, OUT/ENV-SEED/model.pt, holding the
 weights, the optimizer state, the full config and the metrics so far:
 everything needed to evaluate the policy, export it to C or resume the run.
+Its num_actions is the policy's output count per agent: the env's number of
+discrete actions, or 2 x its action floats for a continuous env (a mean and a
+log std each; see distributions.py).
 """
 from pathlib import Path
 

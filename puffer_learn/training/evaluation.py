@@ -12,7 +12,7 @@ from puffer_learn.cenv.build import Built, build
 from puffer_learn.training.checkpoints import load_checkpoint, policy_from_checkpoint
 from puffer_learn.training.errors import nonfinite
 from puffer_learn.training.config import SOLVED_RATIO, TRAIN_DEFAULTS
-from puffer_learn.training.policies import sample_actions
+from puffer_learn.training.distributions import Categorical, distribution_for
 from puffer_learn.cenv.vector import make
 
 # Steps (per env) with not one finished episode after which run_episodes gives
@@ -80,9 +80,11 @@ def baseline_score(env, env_config=None, episodes=100, seed=TRAIN_DEFAULTS["eval
     return _baseline_cache[key]
 
 
-def policy_fn(policy, deterministic=False, seed=0, device="cpu"):
-    """A function obs (numpy [agents, obs_size]) -> actions (int32 numpy),
-    for viewers and recorders. policy: a policy module or a checkpoint path.
+def policy_fn(policy, deterministic=False, seed=0, device="cpu", dist=None):
+    """A function obs (numpy [agents, obs_size]) -> actions for the env's buffer
+    (int32 [agents], or float32 [agents, floats] clipped to the bounds), for
+    viewers and recorders. policy: a policy module or a checkpoint path; dist:
+    the env's distribution_for(vec) (default: discrete, the head's size).
     Recurrent memory is carried from call to call (one episode at a time)."""
     if isinstance(policy, (str, Path)):
         policy = policy_from_checkpoint(load_checkpoint(policy), device, f"checkpoint {policy}")
@@ -94,7 +96,9 @@ def policy_fn(policy, deterministic=False, seed=0, device="cpu"):
         nonlocal state
         with torch.no_grad():
             logits, _, state = policy(torch.as_tensor(obs, dtype=torch.float32, device=device), state)
-        return sample_actions(logits, deterministic, generator)[0].cpu().numpy().astype(np.int32)
+        chosen = dist or Categorical(logits.shape[-1])
+        actions = chosen.to_env(chosen.sample(logits, deterministic, generator)[0]).cpu().numpy()
+        return actions.astype(np.float32 if chosen.continuous else np.int32)
     return act
 
 
@@ -107,6 +111,7 @@ def evaluate_policy(policy, env, env_config=None, episodes=100, seed=TRAIN_DEFAU
     if bad:
         raise ValueError(f"policy parameter {bad!r} holds NaN/inf values; it cannot be evaluated")
     vec = make(env, num_envs=episodes, seed=seed, **dict(env_config or {}))
+    dist = distribution_for(vec)
     obs = torch.from_numpy(vec.observations)
     actions = torch.from_numpy(vec.actions)
     terminals, truncations = vec.terminals, vec.truncations
@@ -121,7 +126,7 @@ def evaluate_policy(policy, env, env_config=None, episodes=100, seed=TRAIN_DEFAU
         nonlocal state
         with torch.no_grad():
             logits, _, state = policy(obs.to(device, torch.float32), state)
-            actions.copy_(sample_actions(logits, deterministic, generator)[0])
+            actions.copy_(dist.to_env(dist.sample(logits, deterministic, generator)[0]))
 
     def after_step():
         nonlocal state, recording

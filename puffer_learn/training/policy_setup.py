@@ -11,6 +11,7 @@ build here, so a saved run always comes back as the same network.
 import importlib
 import inspect
 
+from puffer_learn.training.distributions import distribution_for
 from puffer_learn.training.errors import ConfigError
 from puffer_learn.training.policies import POLICIES, FrameStack, add_obs_norm
 
@@ -85,5 +86,7 @@ def build_policy(config, obs_size, num_actions, entity_layout=None):
 
 
 def policy_for_env(config, vec):
-    """The run's policy, sized for vec's observations and actions (what the trainer builds)."""
-    return build_policy(config, vec.obs_size, vec.num_actions, vec.entity_layout)
+    """The run's policy, sized for vec's observations and its action distribution's
+    outputs (the logits of each discrete action, or a mean and a log std per
+    continuous action float): what the trainer builds."""
+    return build_policy(config, vec.obs_size, distribution_for(vec).num_outputs, vec.entity_layout)

@@ -33,7 +33,8 @@ stream. Keys:
   episodes            how many episodes ended during this update
   policy_loss         clipped PPO surrogate loss (mean over all minibatches of the update)
   value_loss          0.5 * squared error of the value head
-  entropy             mean policy entropy in nats (log(num_actions) = uniform)
+  entropy             mean policy entropy in nats (log(num_actions) = uniform; for
+                      continuous actions the Gaussian's, which can be negative)
   approx_kl           estimated KL(old || new) policy: how far one update moved it
   clip_fraction       share of samples whose probability ratio hit the clip
   explained_variance  1 - Var(returns - values) / Var(returns): 1 = the critic
@@ -53,7 +54,7 @@ from puffer_learn.training.config import (SOLVED_RATIO, ConfigError, check_batch
 from puffer_learn.training.errors import nonfinite
 from puffer_learn.training.evaluation import baseline_score, evaluate_policy
 from puffer_learn.training.losses import resolve_parts
-from puffer_learn.training.policies import log_prob, sample_actions
+from puffer_learn.training.distributions import distribution_for
 from puffer_learn.training.policy_setup import policy_for_env
 
 
@@ -83,11 +84,11 @@ class Rollout:
     update, next to the env's own numpy buffers seen as tensors (same memory, no
     copies): C writes observations, rewards and flags there; we write actions."""
 
-    def __init__(self, vec, horizon, device):
+    def __init__(self, vec, horizon, device, dist):
         T, N = horizon, vec.num_agents
         self.horizon, self.num_agents, self.device = T, N, device
         self.obs = torch.zeros(T, N, vec.obs_size, device=device)
-        self.actions = torch.zeros(T, N, dtype=torch.long, device=device)
+        self.actions = dist.action_buffer(T, N, device)  # [T, N] ints, or [T, N, floats] unclipped
         self.logprobs = torch.zeros(T, N, device=device)
         self.values = torch.zeros(T, N, device=device)
         self.rewards = torch.zeros(T, N, device=device)
@@ -100,7 +101,7 @@ class Rollout:
         self.env_truncations = torch.from_numpy(vec.truncations)
 
 
-def rollout(policy, vec, buf, state, update):
+def rollout(policy, dist, vec, buf, state, update):
     """T steps of every agent: the policy picks actions, C steps all envs at
     once, the buffers fill. Returns (the policy's memory after the last step,
     seconds spent inside vec.step())."""
@@ -115,11 +116,11 @@ def rollout(policy, vec, buf, state, update):
                            else "the policy's output")
                 raise TrainingDiverged(f"update {update}, rollout step {t}: NaN/inf "
                                        f"action logits ({culprit})")
-            actions, logprobs = sample_actions(logits)
+            actions, logprobs = dist.sample(logits)
             buf.actions[t] = actions
             buf.logprobs[t] = logprobs
             buf.values[t] = value
-            buf.env_actions.copy_(actions)  # into the env's action buffer
+            buf.env_actions.copy_(dist.to_env(actions))  # into the env's action buffer (clipped to its bounds)
         step_start = time.perf_counter()
         vec.step()
         time_env += time.perf_counter() - step_start
@@ -136,7 +137,7 @@ def rollout(policy, vec, buf, state, update):
     return state, time_env
 
 
-def learn(policy, optimizer, buf, state, cfg, part, update):
+def learn(policy, dist, optimizer, buf, state, cfg, part, update):
     """Advantages for the rollout, then update_epochs passes of minibatch
     gradient steps on the PPO loss. Returns (the losses and statistics
     averaged over the minibatches, the returns the critic was fitted to)."""
@@ -158,7 +159,8 @@ def learn(policy, optimizer, buf, state, cfg, part, update):
             logits, new_values, _ = policy.forward_sequence(
                 buf.obs[:, idx], policy.state_rows(buf.start_state, idx), buf.ended[:, idx])
             logits, new_values = logits.reshape(-1, logits.shape[-1]), new_values.reshape(-1)
-            new_logprobs = log_prob(logits, buf.actions[:, idx].reshape(-1))
+            actions = buf.actions[:, idx]
+            new_logprobs = dist.log_prob(logits, actions.reshape(-1, *actions.shape[2:]))
             mb_advantages = part["normalize"](advantages[:, idx].reshape(-1))
             pg_loss, approx_kl, clip_fraction = part["policy_loss"](
                 new_logprobs, buf.logprobs[:, idx].reshape(-1), mb_advantages, cfg["clip_coef"])
@@ -261,11 +263,14 @@ def train(env, seed=1, *, out="runs", resume=None, callback=None, stop=None,
     built = build(env, config=config["env"])  # once: every VecEnv of this run comes from it
     saved_at = checkpoint_path(out, built.name, seed)  # checked writable before training
     vec = make_training_envs(built, config, seed)
+    dist = distribution_for(vec)  # how the policy's outputs become actions: Categorical or Gaussian
+    if not parts or "entropy" not in parts:
+        part["entropy"] = dist.entropy
     policy = policy_for_env(config, vec).to(device)
     optimizer = torch.optim.Adam(policy.parameters(), lr=cfg["learning_rate"], eps=cfg["adam_eps"])
     metrics, update, global_step = restore(resumed, resume, policy, optimizer) if resumed else ([], 0, 0)
     baseline = baseline_score(built, config["env"], cfg["eval_episodes"], cfg["eval_seed"])
-    buf = Rollout(vec, cfg["horizon"], device)
+    buf = Rollout(vec, cfg["horizon"], device, dist)
     # A resumed run starts fresh episodes on a new seed rather than replaying old ones.
     vec.reset(seed=seed + 1_000_003 * update)
     state = policy.initial_state(vec.num_agents, device)  # None for a policy without memory
@@ -274,7 +279,7 @@ def train(env, seed=1, *, out="runs", resume=None, callback=None, stop=None,
 
     def save():
         return save_checkpoint(saved_at, env, seed, config, policy, optimizer, metrics,
-                               update, global_step, vec.obs_size, vec.num_actions)
+                               update, global_step, vec.obs_size, dist.num_outputs)
 
     # ---- The loop: rollout, learn, log ----
     train_start = mark = time.perf_counter()  # mark: end of the previous update (its wall time includes the callback)
@@ -295,13 +300,13 @@ def train(env, seed=1, *, out="runs", resume=None, callback=None, stop=None,
                 group["lr"] = lr
 
             rollout_start = time.perf_counter()
-            state, time_env = rollout(policy, vec, buf, state, update)
+            state, time_env = rollout(policy, dist, vec, buf, state, update)
             rollout_time = time.perf_counter() - rollout_start
             global_step += buf.horizon * buf.num_agents
             run_steps += buf.horizon * buf.num_agents
 
             learn_start = time.perf_counter()
-            stats, returns = learn(policy, optimizer, buf, state, cfg, part, update)
+            stats, returns = learn(policy, dist, optimizer, buf, state, cfg, part, update)
             now = time.perf_counter()
             times = (now - mark, time_env, rollout_time, now - learn_start, now - train_start)
             mark = now
