@@ -159,8 +159,6 @@ def test_declared_observation_bounds_hold(name):
     obs = env.reset()
     rng = np.random.default_rng(0)
     for t in range(600):
-        actions = env.scripted_actions()
-        if t % 2:
-            actions = rng.integers(0, env.num_actions, env.num_agents, dtype=np.int32)
+        actions = env.random_actions(rng) if t % 2 else env.scripted_actions()
         obs, _, _, _, _ = env.step(actions)
         assert low <= obs.min() and obs.max() <= high, f"tick {t}: obs outside [{low}, {high}]"

@@ -83,7 +83,7 @@ def compile_wasm(name, header, config_path, out):
     cc = wasm_compiler()
     neighbours = sorted(p.read_text() for p in header.parent.glob("*.h") if p != header)
     key = hashlib.sha256()
-    for part in [*(build.ENVS_DIR.joinpath(s).read_text() for s in SOURCES), header.read_text(),
+    for part in [*(build.ENVS_DIR.joinpath(s).read_text() for s in SOURCES), build.env_source(header),
                  *neighbours, config_path.read_text(), " ".join(cc[1:] + WASM_FLAGS),
                  zig_version() if "ziglang" in cc else "clang"]:
         key.update(part.encode())
