@@ -160,7 +160,8 @@ def run_wasm(wasm, weights, episodes=10, seed=0, argmax=False, render=True, max_
         raise RuntimeError(c_string(ex["pl_web_error"](store)))
     ticks = 0
     while not ex["pl_web_done"](store) and ticks < max_ticks:
-        ex["pl_web_step"](store)
+        if ex["pl_web_step"](store) < 0:  # the policy's action was NaN or inf
+            raise RuntimeError(c_string(ex["pl_web_error"](store)))
         if render:
             ex["pl_web_render"](store)
         ticks += 1
