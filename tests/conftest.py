@@ -52,3 +52,20 @@ def continuous_policy():
         policy.actor.weight[0, :2] += torch.tensor([gain, -gain])
         policy.actor.weight[1, 2:4] += torch.tensor([gain, -gain])
     return policy
+
+
+@pytest.fixture(scope="session")
+def overflowing_policy():
+    """An MLP(27, 4) for target_continuous with finite weights whose first
+    mean overflows float to inf (8 hidden units of 1, times 3e38): an
+    exported program must stop with a message, not loop on steps the
+    binding refuses."""
+    import torch
+    from puffer_learn.training.policies import MLP
+
+    policy = MLP(27, 4, hidden_size=8, layers=1)
+    with torch.no_grad():
+        policy.body[0].weight.zero_()
+        policy.body[0].bias.fill_(1.0)
+        policy.actor.weight[0] = 3e38
+    return policy

@@ -132,3 +132,15 @@ def test_a_continuous_program_refuses_weights_with_the_wrong_outputs(continuous_
     with pytest.raises(WeightFileError, match=r"the policy outputs 2 numbers but target_continuous's 2 "
                                               r"continuous actions need 4 \(a mean and a log std each\)"):
         export_policy("target_continuous", MLP(27, 2, hidden_size=16), {}, tmp_path / "refused")
+
+
+
+def test_a_continuous_program_stops_on_an_action_that_is_not_finite(continuous_demo, overflowing_policy,
+                                                                    tmp_path):
+    from puffer_learn.export.weights import write_weights
+
+    write_weights(overflowing_policy, tmp_path / "inf.bin")
+    out = subprocess.run([continuous_demo["program"], "--weights", str(tmp_path / "inf.bin")],
+                         capture_output=True, text=True)
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.startswith("error: the policy's action 0 is not a finite number (NaN or inf)")

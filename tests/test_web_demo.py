@@ -68,6 +68,13 @@ def test_a_continuous_env_plays_the_native_demos_game(continuous_exported):
     assert result["wasm_bytes"] <= 100 * 1024 and {i.module for i in module.imports} == {"draw"}
 
 
+def test_a_continuous_page_stops_on_an_action_that_is_not_finite(continuous_exported, overflowing_policy,
+                                                                 tmp_path):
+    write_weights(overflowing_policy, tmp_path / "inf.bin")
+    with pytest.raises(RuntimeError, match=r"^the policy's action 0 is not a finite number \(NaN or inf\)$"):
+        web.run_wasm(continuous_exported["wasm"], tmp_path / "inf.bin")
+
+
 @pytest.mark.parametrize("env", ENVS)
 def test_the_module_is_small_and_imports_only_draw_calls(exported, env):
     import wasmtime

@@ -68,17 +68,14 @@ static int env_step(Env* env) {
     return over;
 }
 
-// [CONTRACT] The scripted baseline: full speed straight at the nearest star.
+// [CONTRACT] The scripted baseline: full speed straight at the nearest star,
+// the first one in the puffer's observation (target lists stars nearest first,
+// after 5 features of the puffer itself, as offsets / arena_size).
 static void env_scripted(Env* env, float* actions) {
     for (int a = 0; a < env->cfg.num_puffers; a++) {
-        Puffer* p = &env->puffers[a];
-        float best_d2 = 1e30f, ax = 0, ay = 0;
-        for (int s = 0; s < env->cfg.num_stars; s++) {
-            float dx = env->stars[s].x - p->x, dy = env->stars[s].y - p->y;
-            if (dx * dx + dy * dy < best_d2) { best_d2 = dx * dx + dy * dy; ax = dx; ay = dy; }
-        }
-        float len = sqrtf(best_d2);
-        actions[2 * a] = len > 0 ? ax / len : 0;
-        actions[2 * a + 1] = len > 0 ? ay / len : 0;
+        const float* star = env->observations + a * env->obs_size + 5;
+        float len = sqrtf(star[0] * star[0] + star[1] * star[1]);
+        actions[2 * a] = len > 0 ? star[0] / len : 0;
+        actions[2 * a + 1] = len > 0 ? star[1] / len : 0;
     }
 }
