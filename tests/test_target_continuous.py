@@ -9,7 +9,8 @@ import pytest
 
 import puffer_learn
 from puffer_learn import ContractError
-from puffer_learn.cenv.build import ENVS_DIR, FAST_FLAGS, build, compile_module, load_module, locate
+from puffer_learn.cenv.build import (ENVS_DIR, FAST_FLAGS, build, compile_module, env_source, load_module,
+                                     locate)
 from puffer_learn.cenv.vector import VecEnv
 
 SIZE, SPEED = 320, 4.0
@@ -34,6 +35,16 @@ def test_spaces_and_buffers():
     # A discrete env says so too.
     target = puffer_learn.make("target")
     assert not target.continuous and target.action_low is None and target.actions.dtype == np.int32
+
+
+def test_the_build_reads_target_h_through_its_include():
+    """The contract checks, the cffi declarations (Log, Config) and the build
+    caches read the env whole: target.h pasted in place of its #include, so
+    an edit to target.h rebuilds target_continuous too."""
+    text = env_source(ENVS_DIR / "target_continuous" / "target_continuous.h")
+    target = (ENVS_DIR / "target" / "target.h").read_text()
+    assert target.replace('#include "puffer_env.h"', "") in text.replace('#include "puffer_env.h"', "")
+    assert '#include "target/target.h"' not in text and text.count('#include "puffer_env.h"') == 1
 
 
 def test_moves_worked_out_by_hand():

@@ -1,10 +1,11 @@
 """VecEnv: many copies of one C env, stepped by one call.
 
 Python owns five numpy buffers (observations, actions, rewards, terminals,
-truncations). Actions are int32, one per agent, for a discrete env; float32,
-(num_agents, num_actions), for a continuous one (``env.continuous``). C gets pointers into them once, at init (cffi ``from_buffer``:
+truncations). C gets pointers into them once, at init (cffi ``from_buffer``:
 no copies), and writes into them in place on every step. ``step`` returns the
 same arrays every time: they are live views, copy what you want to keep.
+Actions are int32, one per agent, for a discrete env; float32, shaped
+(num_agents, num_actions), for a continuous one (``env.continuous``).
 
 Where the C code runs is VecEnv's backend, chosen once when it is made:
 InProcessBackend (below) calls it right here, through the cffi lib; a
@@ -125,6 +126,16 @@ def _memory_limit():
 
 
 class VecEnv:
+    """num_envs copies of one C env, stepped together (make() builds one).
+
+    Sizes: num_envs, agents_per_env, num_agents (= both), obs_size,
+    num_actions. Actions: `continuous` False means one int per agent in
+    0..num_actions-1 (`action_low` and `action_high` are None); True means
+    num_actions floats per agent, each clipped to [action_low, action_high]
+    by the binding. Buffers (live numpy views, written in place): observations
+    (num_agents, obs_size), actions (num_agents,) int32 or (num_agents,
+    num_actions) float32, rewards, terminals, truncations (num_agents,)."""
+
     def __init__(self, module, name, num_envs=1, seed=0, threads=1, isolate=False, header=None,
                  sanitize=False, **config):
         self.ffi, self.lib, self.name = module.ffi, module.lib, name
@@ -178,12 +189,9 @@ class VecEnv:
         # The shared buffers. C holds pointers into them until close().
         # [DESIGN] Their size (and the Env structs') is checked against the
         # machine's memory first: a clear error instead of a half-built vector.
-        if self.continuous:
-            action_shape, action_dtype = (self.num_agents, self.num_actions), np.dtype(np.float32)
-        else:
-            action_shape, action_dtype = (self.num_agents,), np.dtype(np.int32)
-        per_agent = (self.obs_size * self.obs_dtype.itemsize + 4 * (self.num_actions if self.continuous else 1)
-                     + 4 + 1 + 1)
+        action_shape = (self.num_agents, self.num_actions) if self.continuous else (self.num_agents,)
+        action_dtype = np.float32 if self.continuous else np.int32
+        per_agent = self.obs_size * self.obs_dtype.itemsize + 4 * math.prod(action_shape[1:]) + 4 + 1 + 1
         need = self.num_agents * per_agent + self.num_envs * self.lib.pl_env_bytes()
         limit = _memory_limit()
         if limit and need > limit:
@@ -303,11 +311,12 @@ class VecEnv:
         actions = np.asarray(actions)
         if self.continuous:
             if actions.dtype.kind != "f":
-                raise TypeError(f"actions must be floats ({self.num_actions} per agent: this env's actions are "
-                                f"continuous), got dtype {actions.dtype}; convert with actions.astype(np.float32)")
+                raise TypeError(f"actions must be floats ({self.num_actions} per agent: this env's actions "
+                                f"are continuous), got dtype {actions.dtype}; convert with "
+                                f"actions.astype(np.float32)")
             if actions.shape != self.actions.shape:
-                raise ValueError(f"actions must have shape {self.actions.shape} = (num_envs {self.num_envs} x "
-                                 f"agents {self.agents_per_env}, num_actions {self.num_actions}), got "
+                raise ValueError(f"actions must have shape {self.actions.shape} = (num_envs {self.num_envs} "
+                                 f"x agents {self.agents_per_env}, num_actions {self.num_actions}), got "
                                  f"{actions.shape}")
             np.copyto(self.actions, actions, casting="unsafe")  # C refuses NaN/inf and clips the rest
             return
