@@ -52,7 +52,7 @@ def main():
     envs = {"in_process": puffer_learn.make(built, num_envs=args.num_envs, seed=0, isolate=False),
             "isolated": puffer_learn.make(built, num_envs=args.num_envs, seed=0)}
     # The same source without the actions check: the check is one loop at the
-    # top of pl_vec_step; -DPL_NO_ACTION_CHECK removes it (see envs/vec_core.h).
+    # top of pl_vec_step; -DPL_NO_ACTION_CHECK removes it (see envs/vec_actions.h).
     unchecked = build(source.replace('#include "puffer_env.h"',
                                      '#define PL_NO_ACTION_CHECK\n#include "puffer_env.h"'),
                       name="user_target_unchecked")

@@ -1,6 +1,6 @@
 """Our trainer vs Stable-Baselines3's PPO on the same env for the same wall time.
 
-    pip install stable-baselines3          # dev/bench only, not a puffer_learn dependency
+    pip install 'puffer_learn[bench]'       # stable-baselines3: bench only, not a dependency
     python bench/trainer_vs_sb3.py --seconds 30
 
 SB3 runs with its default PPO hyperparameters on puffer_learn.cenv.gym_adapter.GymEnv

@@ -9,6 +9,7 @@
 //
 //   ./target_demo [--weights F] [--episodes N] [--seed S] [--argmax] [--frames DIR]
 // prints one JSON line: {"env": ..., "episodes": N, "score": ..., ...}
+// A continuous env plays the policy's mean action (--argmax changes nothing).
 #include <sys/stat.h>
 #include ENV_HEADER
 #include "vec_binding.h"
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
 
     PufferNet net;
     DemoPlay play;
-    if (puffernet_load(&net, weights, sp.obs_size, sp.num_actions, err, sizeof err)
+    if (puffernet_load(&net, weights, sp.obs_size, 0, err, sizeof err)  // demo_start checks the outputs
         || demo_start(&play, &cfg, &sp, &net, weights, argmax, seed, err, sizeof err)) {
         fprintf(stderr, "error: %s\n", err);
         return 1;
@@ -63,7 +64,12 @@ int main(int argc, char** argv) {
 
     int frame = 0;
     while (play.total.n < episodes) {
-        demo_tick(&play);
+        int refused = demo_tick(&play);
+        if (refused) {
+            fprintf(stderr, "error: the policy's action %d is not a finite number (NaN or inf); "
+                    "export a checkpoint from before training diverged\n", refused - 1);
+            return 1;
+        }
         if (rgb && frame < max_frames) {
             if (!pl_vec_render(play.vec, 0, rgb, 1.0f)) { fprintf(stderr, "error: no window for frames\n"); return 1; }
             Image img = {rgb, sp.render_width, sp.render_height, 1, PIXELFORMAT_UNCOMPRESSED_R8G8B8};
@@ -77,7 +83,7 @@ int main(int argc, char** argv) {
     // One JSON line: every Log field as a mean over the episodes played.
     const Log* total = &play.total;
     printf("{\"env\": \"%s\", \"episodes\": %d, \"policy\": \"%s\"", ENV_NAME, (int)total->n,
-           argmax ? "argmax" : "sample");
+           demo_policy_name(&play));
     for (size_t k = 0; k < sizeof(LOG_FIELDS) / sizeof(LOG_FIELDS[0]); k++)
         printf(", \"%s\": %.6g", LOG_FIELDS[k], ((const float*)total)[k] / total->n);
     printf(", \"frames\": %d}\n", frame);

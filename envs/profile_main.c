@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
     if (pl_checked_spaces(&cfg, &sp, err, sizeof err)) { fprintf(stderr, "error: %s\n", err); return 1; }
     size_t agents = (size_t)num_envs * sp.num_agents;
     OBS_TYPE* obs = profile_alloc(agents * sp.obs_size, sizeof(OBS_TYPE));
-    int* actions = profile_alloc(agents, sizeof(int));
+    size_t num_values = agents * pl_action_width(&sp);  // ints, or num_actions floats per agent
+    ACTION_TYPE* actions = profile_alloc(num_values, sizeof(ACTION_TYPE));
     float* rewards = profile_alloc(agents, sizeof(float));
     uint8_t* terminals = profile_alloc(agents, 1);
     uint8_t* truncations = profile_alloc(agents, 1);
@@ -67,7 +68,9 @@ int main(int argc, char** argv) {
     struct timespec start, end;
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (long t = 0; t < steps; t++) {
-        for (size_t a = 0; a < agents; a++) actions[a] = pl_rand_int(&rng, sp.num_actions);
+        for (size_t k = 0; k < num_values; k++)
+            actions[k] = PL_CONTINUOUS ? pl_rand_range(&rng, sp.action_low, sp.action_high)
+                                       : pl_rand_int(&rng, sp.num_actions);
         pl_vec_step(vec);
     }
     clock_gettime(CLOCK_MONOTONIC, &end);

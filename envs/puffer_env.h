@@ -24,7 +24,7 @@
 //   static int  env_check(const Config* cfg, char* err, int err_len);
 //       0 if the config is valid, else writes a message and returns 1.
 //   static void env_spaces(const Config* cfg, Spaces* out);
-//       agents per env, observation size, number of discrete actions,
+//       agents per env, observation size, number of actions (see Spaces),
 //       render size. Called before any buffer exists.
 //   static void env_init(Env* env);     allocate per-env state (from env->cfg)
 //   static void env_reset(Env* env);    start an episode, write observations
@@ -34,8 +34,9 @@
 //                                       binding then calls env_reset, so the
 //                                       observations the trainer sees are the
 //                                       first of the next episode)
-//   static void env_scripted(Env* env, int* actions);
-//       the scripted baseline: one action per agent. "Solved" is measured as
+//   static void env_scripted(Env* env, ACTION_TYPE* actions);
+//       the scripted baseline: one action per agent (num_actions floats per
+//       agent in a continuous env). "Solved" is measured as
 //       a ratio of the trained score to this policy's score on the same seeds.
 //   static void env_render(Env* env);   raylib draw calls for one frame (the
 //                                       binding opens the window and reads the
@@ -62,6 +63,9 @@
 //     its agents (checked in the smoke run of a new env).
 //   - every action handed to env_step is in 0..num_actions-1: the binding
 //     refuses a buffer holding anything else before any env steps.
+//     Continuous envs: a NaN or infinite action is refused the same way, and
+//     actions outside [action_low, action_high] are clipped into it, in the
+//     buffer itself (vec_actions.h); action_low < action_high is checked.
 //   - your own envs (a path or source string) run in a worker process: a
 //     crash, abort() or exit() in your code, at any step, becomes
 //     EnvCrashError with your file:line; the notebook kernel keeps running.
@@ -82,11 +86,18 @@
 #ifndef OBS_TYPE
 #define OBS_TYPE float
 #endif
+// Actions are discrete (one int per agent) unless the env defines
+// `#define ACTION_TYPE float` before including this header: continuous
+// actions, num_actions floats per agent.
+#ifndef ACTION_TYPE
+#define ACTION_TYPE int
+#endif
 
 typedef struct Spaces {
     int num_agents;      // agents (players) inside one env
     int obs_size;        // numbers observed per agent
-    int num_actions;     // discrete actions per agent: 0 .. num_actions-1
+    int num_actions;     // discrete: actions 0 .. num_actions-1, one per agent;
+                         // continuous: floats per agent (see action_low)
     int render_width;    // frame size in pixels
     int render_height;
     // Optional, for entity encoders: observations are "self features, then
@@ -97,13 +108,17 @@ typedef struct Spaces {
     // Box bounds). Leave both 0 when unknown: the bounds are then -inf..inf.
     float obs_low;
     float obs_high;
+    // Continuous actions only (leave 0 for discrete): every action float
+    // lies in [action_low, action_high]; the binding clips it there.
+    float action_low;
+    float action_high;
 } Spaces;
 
 // Every Env struct starts with these fields. The binding fills them in;
 // env i's pointers point at its own slice of the shared numpy buffers.
 #define ENV_CONTRACT_FIELDS                                                   \
     OBS_TYPE* observations; /* [num_agents * obs_size], written by the env */ \
-    int* actions;           /* [num_agents], written by the trainer */        \
+    ACTION_TYPE* actions;   /* [num_agents] (x num_actions if continuous) */  \
     float* rewards;         /* [num_agents] */                                \
     uint8_t* terminals;     /* [num_agents] 1 = episode ended (a real end) */ \
     uint8_t* truncations;   /* [num_agents] 1 = episode cut off by a limit */ \

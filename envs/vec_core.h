@@ -1,7 +1,8 @@
 // vec_core.h: the env core of the binding (part of vec_binding.h): make,
 // reset, step, log and close num_envs copies of Env over shared buffers.
 // It is everything every build has, the WebAssembly page (PL_CORE_ONLY)
-// included, so it uses nothing beyond the C library and vec_threads.h.
+// included, so it uses nothing beyond the C library, vec_threads.h and
+// vec_actions.h.
 #include <stdarg.h>
 
 // [DESIGN] Sizes the binding accepts from env_spaces. Anything outside is an
@@ -15,8 +16,8 @@ typedef struct VecEnv {
     Env* envs;
     int num_envs;
     Spaces spaces;
-    int* actions;        // the whole actions buffer: num_envs * num_agents ints
-    int total_agents;
+    ACTION_TYPE* actions;  // the whole actions buffer (vec_actions.h)
+    int total_actions;     // values in it: agents x (1, or num_actions if continuous)
     int unflagged_ends;  // episodes that ended with no terminal/truncation flag
     PlPool* pool;        // NULL with one thread
 } VecEnv;
@@ -36,8 +37,9 @@ void pl_defaults(Config* out) { memset(out, 0, sizeof(Config)); env_defaults(out
 int pl_check(Config* cfg, char* err, int err_len) { return env_check(cfg, err, err_len); }
 void pl_spaces(Config* cfg, Spaces* out) { memset(out, 0, sizeof(Spaces)); env_spaces(cfg, out); }
 
-// [CONTRACT] Every size from env_spaces is >= 1 and within the limits above.
-// Returns 0 if so, else writes which one is wrong and returns 1.
+// [CONTRACT] Every size from env_spaces is >= 1 and within the limits above,
+// and a continuous env's action bounds are sane (vec_actions.h). Returns 0 if
+// so, else writes which one is wrong and returns 1.
 int pl_check_spaces(const Spaces* s, char* err, int err_len) {
     const char* names[] = {"num_agents", "obs_size", "num_actions", "render_width", "render_height"};
     int values[] = {s->num_agents, s->obs_size, s->num_actions, s->render_width, s->render_height};
@@ -46,7 +48,7 @@ int pl_check_spaces(const Spaces* s, char* err, int err_len) {
         if (values[k] < 1 || values[k] > limits[k])
             return pl_fail(err, err_len, "env_spaces set %s = %d; it must be between 1 and %d",
                            names[k], values[k], limits[k]);
-    return 0;
+    return pl_check_action_bounds(s, err, err_len);
 }
 
 // For the C programs that drive the binding themselves (demo.c, web_main.c,
@@ -90,7 +92,7 @@ static void pl_step_range(void* ctx, int start, int end) {
 
 // Returns NULL, with a message in err, when the spaces break the contract or
 // memory runs out; the message names what was being allocated and its size.
-VecEnv* pl_vec_init(Config* cfg, int num_envs, void* observations, int* actions,
+VecEnv* pl_vec_init(Config* cfg, int num_envs, void* observations, void* actions,
                     float* rewards, uint8_t* terminals, uint8_t* truncations,
                     uint64_t seed, int num_threads, char* err, int err_len) {
     if (num_envs < 1) { pl_fail(err, err_len, "num_envs must be >= 1, got %d", num_envs); return NULL; }
@@ -111,14 +113,14 @@ VecEnv* pl_vec_init(Config* cfg, int num_envs, void* observations, int* actions,
         return NULL;
     }
     v->num_envs = num_envs;
-    int agents = v->spaces.num_agents, obs_size = v->spaces.obs_size;
+    int agents = v->spaces.num_agents, obs_size = v->spaces.obs_size, width = pl_action_width(&v->spaces);
     v->actions = actions;
-    v->total_agents = num_envs * agents;
+    v->total_actions = num_envs * agents * width;
     for (int i = 0; i < num_envs; i++) {
         Env* env = &v->envs[i];
         size_t first = (size_t)i * agents;
         env->observations = (OBS_TYPE*)observations + first * obs_size;
-        env->actions = actions + first;
+        env->actions = (ACTION_TYPE*)actions + first * width;
         env->rewards = rewards + first;
         env->terminals = terminals + first;
         env->truncations = truncations + first;
@@ -144,22 +146,11 @@ void pl_vec_reset(VecEnv* v, uint64_t seed) {
     }
 }
 
-// Steps every env once and returns 0. [DESIGN] The actions buffer is shared
-// with Python, where anyone may write anything into it, and env code indexes
-// tables with actions: an action outside 0..num_actions-1 could make it read
-// or write out of bounds. Such a buffer is refused before any env steps; the
-// return value is then 1 + the index of the first bad action. The check is
-// one unsigned compare per agent (vectorised), far below one env_step.
+// Steps every env once and returns 0; or, if the actions buffer holds a bad
+// value (vec_actions.h), steps nothing and returns 1 + that value's index.
 int pl_vec_step(VecEnv* v) {
-    const unsigned num_actions = (unsigned)v->spaces.num_actions;
-    const int* actions = v->actions;
-    int bad = 0;
-#ifndef PL_NO_ACTION_CHECK  // defined only by bench/isolation.py, to measure the check's cost
-    for (int k = 0; k < v->total_agents; k++) bad |= (unsigned)actions[k] >= num_actions;
-#endif
-    if (bad)
-        for (int k = 0; k < v->total_agents; k++)
-            if ((unsigned)actions[k] >= num_actions) return k + 1;
+    int bad = pl_check_actions(v->actions, v->total_actions, &v->spaces);
+    if (bad) return bad;
     if (v->pool) pl_pool_run(v->pool);  // the caller steps envs too
     else pl_step_range(v, 0, v->num_envs);
     return 0;
@@ -170,9 +161,11 @@ int pl_vec_unflagged_ends(VecEnv* v) {
     return __atomic_exchange_n(&v->unflagged_ends, 0, __ATOMIC_RELAXED);
 }
 
-void pl_vec_scripted(VecEnv* v, int* actions) {
+// Writes the scripted baseline's actions into `actions`, laid out as the actions buffer.
+void pl_vec_scripted(VecEnv* v, void* actions) {
+    size_t per_env = (size_t)v->spaces.num_agents * pl_action_width(&v->spaces);
     for (int i = 0; i < v->num_envs; i++)
-        env_scripted(&v->envs[i], actions + i * v->spaces.num_agents);
+        env_scripted(&v->envs[i], (ACTION_TYPE*)actions + i * per_env);
 }
 
 // Sums every env's log into *out, then clears them (each read reports only

@@ -121,9 +121,12 @@ def machine():
 
 
 def gallery_envs():
-    """Packaged envs that ship tuned training settings (envs/ENV/train.toml)."""
-    from puffer_learn.cenv.build import ENVS_DIR, packaged_envs
-    return [e for e in packaged_envs() if (ENVS_DIR / e / "train.toml").is_file()]
+    """Packaged envs that ship tuned training settings (envs/ENV/train.toml).
+    Continuous-action envs (target_continuous) are left out until the
+    trainer and `puffer-learn eval` play continuous actions."""
+    from puffer_learn.cenv.build import ENVS_DIR, build, packaged_envs
+    return [e for e in packaged_envs() if (ENVS_DIR / e / "train.toml").is_file()
+            and not build(e).module.lib.pl_actions_are_float()]
 
 
 def gallery_entry(env, cli, gifs, reuse):

@@ -2,10 +2,10 @@
 observations, rewards and frames against numbers worked out by hand.
 
 Why this way: the packaged target.h places everything at random and has no
-test hook (nor should it). A separate header that `#include`s target.h would
-not do either: build.py reads the Log and Config structs from the env's own
-text. So we build a user env from target.h's own text, through the same path
-a student's env takes (make(source_string)), with two small additions:
+test hook (nor should it). So we build a user env from target.h's own text,
+through the same path a student's env takes (make(source_string)), with two
+small additions (envs/target_continuous/ shows the other way, a header that
+`#include`s target.h, which build.py reads whole):
 - a `scene` int setting in Config (0 = target's usual random start);
 - a macro renames target's env_reset so that a new env_reset can call it and
   then move puffers and stars to known coordinates.

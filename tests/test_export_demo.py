@@ -88,3 +88,59 @@ def test_the_program_refuses_a_directory_as_weights(exported, tmp_path):
     assert out.returncode == 1 and out.stdout == ""
     assert out.stderr == (f"error: weights path {tmp_path} is a directory, not a weight file (pass the "
                           f".bin written by puffer-learn export)\n")
+
+
+# ---- A continuous env: the program plays the policy's mean action -------------
+@pytest.fixture(scope="module")
+def continuous_demo(tmp_path_factory, continuous_policy):
+    from puffer_learn.export.program import export_policy
+
+    return export_policy("target_continuous", continuous_policy, {}, tmp_path_factory.mktemp("continuous"))
+
+
+def test_a_continuous_program_plays_the_mean_action(continuous_demo):
+    """Python steps the env with the C network's means (the first 2 of its 4
+    outputs): the same episodes as the program, to the last digit."""
+    from puffer_learn.export.program import run_demo
+
+    demo = run_demo(continuous_demo["program"], episodes=3, seed=5)
+    assert demo["policy"] == "mean" and demo["episodes"] == 3
+    assert run_demo(continuous_demo["program"], episodes=3, seed=5, argmax=True) == demo  # no sampling to change
+    network = CPolicy(continuous_demo["weights"], obs_size=27, num_actions=4)
+    env = puffer_learn.make("target_continuous", num_envs=1, seed=5)
+    obs, scores = env.reset(), []
+    while len(scores) < 3:
+        outputs, _ = network.forward(obs)
+        obs, *_ = env.step(outputs[:, :2])  # out-of-bounds means are clipped by the env, as in C
+        log = env.log()
+        if log:
+            scores.append(log["score"])
+    assert demo["score"] == float(f"{np.mean(scores):.6g}") and demo["score"] > 1.5
+
+
+def test_a_continuous_program_refuses_weights_with_the_wrong_outputs(continuous_demo, tmp_path):
+    from puffer_learn.export.program import export_policy
+    from puffer_learn.export.weights import WeightFileError, write_weights
+    from puffer_learn.training.policies import MLP
+
+    write_weights(MLP(27, 2, hidden_size=16), tmp_path / "means_only.bin")  # no log stds
+    out = subprocess.run([continuous_demo["program"], "--weights", str(tmp_path / "means_only.bin")],
+                         capture_output=True, text=True)
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr == (f"error: {tmp_path / 'means_only.bin'} has 2 outputs but the env's 2 continuous "
+                          f"actions need 4 (a mean and a log std each)\n")
+    with pytest.raises(WeightFileError, match=r"the policy outputs 2 numbers but target_continuous's 2 "
+                                              r"continuous actions need 4 \(a mean and a log std each\)"):
+        export_policy("target_continuous", MLP(27, 2, hidden_size=16), {}, tmp_path / "refused")
+
+
+
+def test_a_continuous_program_stops_on_an_action_that_is_not_finite(continuous_demo, overflowing_policy,
+                                                                    tmp_path):
+    from puffer_learn.export.weights import write_weights
+
+    write_weights(overflowing_policy, tmp_path / "inf.bin")
+    out = subprocess.run([continuous_demo["program"], "--weights", str(tmp_path / "inf.bin")],
+                         capture_output=True, text=True)
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.startswith("error: the policy's action 0 is not a finite number (NaN or inf)")

@@ -53,6 +53,27 @@ def test_mlp_parity_on_a_real_rollout(tmp_path, rollout_obs):
     assert worst <= TOL
 
 
+def test_continuous_policy_parity_on_a_real_rollout(tmp_path, continuous_policy):
+    """A continuous env's network is an MLP with 2 outputs per action float
+    (the means, then the log stds): C computes all of them as torch does, on
+    target_continuous's own observations, under a random and the hand-built
+    policy."""
+    from puffer_learn.export.weights import policy_outputs
+
+    env = puffer_learn.make("target_continuous", num_envs=4, seed=5)
+    env.reset()
+    torch.manual_seed(1)
+    worst = 0.0
+    for name, policy in [("random", MLP(27, policy_outputs(env))), ("greedy", continuous_policy)]:
+        write_weights(policy, tmp_path / f"{name}.bin")
+        c = CPolicy(tmp_path / f"{name}.bin", obs_size=27, num_actions=4)
+        for _ in range(120):
+            env.step(env.scripted_actions())
+            worst = max(worst, max_diff(c.forward(env.observations), torch_outputs(policy, env.observations)[:2]))
+    print(f"max |C - torch| = {worst:.2e}")
+    assert worst <= TOL
+
+
 def test_lstm_parity_with_state_carried_and_reset(tmp_path, rollout_obs):
     """120 steps with memory carried over, and agents' memory zeroed at
     (staggered) episode ends on both sides."""

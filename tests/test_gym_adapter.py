@@ -159,8 +159,20 @@ def test_declared_observation_bounds_hold(name):
     obs = env.reset()
     rng = np.random.default_rng(0)
     for t in range(600):
-        actions = env.scripted_actions()
-        if t % 2:
-            actions = rng.integers(0, env.num_actions, env.num_agents, dtype=np.int32)
+        actions = env.random_actions(rng) if t % 2 else env.scripted_actions()
         obs, _, _, _, _ = env.step(actions)
         assert low <= obs.min() and obs.max() <= high, f"tick {t}: obs outside [{low}, {high}]"
+
+
+def test_a_continuous_env_is_a_box():
+    env = GymEnv("target_continuous", seed=0)
+    assert env.action_space == gymnasium.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    obs, _ = env.reset(seed=0)
+    x = obs[0]
+    env.step([5.0, 0.0])  # a list, out of the box: clipped to (1, 0), a full-speed move east
+    assert env.vec.actions[0].tolist() == [1.0, 0.0]
+    assert env.vec.observations[0, 0] == pytest.approx(min(x + 2 * 4 / 320, 1.0))
+    for bad in ([np.nan, 0.0], [1.0], [[0.0, 0.0]], "left"):
+        with pytest.raises(ValueError, match=r"action must be 2 finite floats \(shape \(2,\)\)"):
+            env.step(bad)
+    env.step(env.action_space.sample())

@@ -19,6 +19,8 @@ from puffer_learn.export.program import run_demo
 pytest.importorskip("ziglang")
 pytest.importorskip("wasmtime")
 ENVS = ["target", "asteroids", "breakout", "recall"]  # recall: an LSTM policy
+# target_continuous has no trained agent yet (the trainer's continuous actions
+# come later): it is tested below with a hand-built policy.
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +40,39 @@ def test_the_wasm_module_plays_the_native_demos_game(exported, env, argmax):
     print(f"{env} {'argmax' if argmax else 'sampled'}: {ticks} ticks, {draws} draw calls, {native}")
     assert wasm == native
     assert draws >= ticks  # it drew every tick, and drawing did not change the game
+
+
+@pytest.fixture(scope="module")
+def continuous_exported(tmp_path_factory, continuous_policy):
+    """target_continuous with a hand-built policy (conftest.py), until the trainer makes one."""
+    from puffer_learn.export.program import export_policy
+
+    return export_policy("target_continuous", continuous_policy, {}, tmp_path_factory.mktemp("continuous"),
+                         web=True)
+
+
+def test_a_continuous_env_plays_the_native_demos_game(continuous_exported):
+    """Mean actions straight into the physics, 20 episodes: any last-bit
+    difference between the page and the program would move a puffer, and a
+    star eaten or missed would change the score. They are equal: the moves
+    use sqrtf, exact on both (no sinf, cosf, whose libms differ)."""
+    import wasmtime
+
+    result = continuous_exported
+    native = run_demo(result["program"], episodes=20, seed=5)
+    wasm = web.run_wasm(result["wasm"], result["weights"], episodes=20, seed=5)
+    ticks, draws = wasm.pop("ticks"), wasm.pop("draw_calls")
+    print(f"target_continuous: {ticks} ticks, {draws} draw calls, {native}")
+    assert wasm == native and native["policy"] == "mean" and native["score"] > 1.5
+    module = wasmtime.Module.from_file(wasmtime.Engine(), result["wasm"])
+    assert result["wasm_bytes"] <= 100 * 1024 and {i.module for i in module.imports} == {"draw"}
+
+
+def test_a_continuous_page_stops_on_an_action_that_is_not_finite(continuous_exported, overflowing_policy,
+                                                                 tmp_path):
+    write_weights(overflowing_policy, tmp_path / "inf.bin")
+    with pytest.raises(RuntimeError, match=r"^the policy's action 0 is not a finite number \(NaN or inf\)$"):
+        web.run_wasm(continuous_exported["wasm"], tmp_path / "inf.bin")
 
 
 @pytest.mark.parametrize("env", ENVS)

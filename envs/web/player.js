@@ -112,6 +112,8 @@
                                return new TextDecoder().decode(b.subarray(p, e)); };
       if (ex.pl_web_init(ptr, weights.byteLength, seed, o.argmax ? 1 : 0, episodes))
         throw new Error(cString(ex.pl_web_error()));
+      // "sample", "argmax", or "mean" (a continuous env plays the policy's mean action)
+      const policy = JSON.parse(cString(ex.pl_web_result())).policy;
       g.w = canvas.width = ex.pl_web_width();
       g.h = canvas.height = ex.pl_web_height();
       canvas.className = "pl-canvas";
@@ -133,7 +135,8 @@
       function frame(now) {
         const t0 = performance.now();
         try {
-          for (let k = 0; k < speed; k++) ex.pl_web_step();
+          for (let k = 0; k < speed; k++)
+            if (ex.pl_web_step() < 0) throw new Error(cString(ex.pl_web_error()));
           ex.pl_web_render();
         } catch (e) {  // a trap inside the env: say so, stop playing
           fail("the env stopped at tick " + state.ticks + ": " + (e && e.message ? e.message : e));
@@ -153,7 +156,7 @@
           state.score = state.result.episodes > 0 ? state.result.score : null;
         }
         state.episodes = finished;
-        status.textContent = (o.argmax ? "argmax" : "sampled") + " actions, seed " + seed + " | tick " +
+        status.textContent = (policy === "sample" ? "sampled" : policy) + " actions, seed " + seed + " | tick " +
           state.ticks + " | episodes " + finished + " | score " +
           (state.score === null ? "-" : state.score.toFixed(3)) +
           (state.done ? " (mean of the first " + state.result.episodes + " episodes)" : "");

@@ -45,8 +45,7 @@ int pl_web_init(const unsigned char* data, int len, double seed_value, int use_a
     demo_config(&cfg);
     if (pl_checked_spaces(&cfg, &sp, err, sizeof err)) { snprintf(error, sizeof error, "%s", err); return 1; }
     const char* weights = ENV_NAME "_demo.bin";
-    if (puffernet_load_memory(&net, data, len > 0 ? (size_t)len : 0, weights, sp.obs_size, sp.num_actions,
-                              err, sizeof err)
+    if (puffernet_load_memory(&net, data, len > 0 ? (size_t)len : 0, weights, sp.obs_size, 0, err, sizeof err)
         || demo_start(&play, &cfg, &sp, &net, weights, use_argmax, seed, err, sizeof err)) {
         snprintf(error, sizeof error, "%s", err);
         return 1;
@@ -54,9 +53,14 @@ int pl_web_init(const unsigned char* data, int len, double seed_value, int use_a
     return 0;
 }
 
-// One tick (demo_play.h). Returns the number of finished episodes so far.
+// One tick (demo_play.h). Returns the number of finished episodes so far, or
+// -1 (message in pl_web_error()) if the policy's action was NaN or inf.
 WEB_EXPORT("pl_web_step") int pl_web_step(void) {
-    demo_tick(&play);
+    int refused = demo_tick(&play);
+    if (refused) {
+        snprintf(error, sizeof error, "the policy's action %d is not a finite number (NaN or inf)", refused - 1);
+        return -1;
+    }
     ticks++;
     // demo.c stops at the first tick that brings the count to `episodes`:
     // its numbers are frozen here, and the page plays on.
@@ -77,7 +81,7 @@ WEB_EXPORT("pl_web_result") const char* pl_web_result(void) {
     Log* l = done ? &at_done : &play.total;
     float n = l->n > 0 ? l->n : 1;
     int at = snprintf(result, sizeof result, "{\"env\": \"%s\", \"episodes\": %d, \"policy\": \"%s\"",
-                      ENV_NAME, (int)l->n, play.argmax ? "argmax" : "sample");
+                      ENV_NAME, (int)l->n, demo_policy_name(&play));
     for (size_t k = 0; k < sizeof(LOG_FIELDS) / sizeof(LOG_FIELDS[0]) && at < (int)sizeof result; k++)
         at += snprintf(result + at, sizeof result - at, ", \"%s\": %.6g", LOG_FIELDS[k], ((float*)l)[k] / n);
     if (at < (int)sizeof result) snprintf(result + at, sizeof result - at, ", \"frames\": 0}");

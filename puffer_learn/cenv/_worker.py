@@ -66,8 +66,8 @@ def main():
             memory = mmap.mmap(memory_fd, total)
             base = ffi.cast("char*", ffi.from_buffer(memory))
             obs, act, rew, term, trunc, frame, scripted = (base + o for o in offsets)
-            ptr = {"frame": ffi.cast("uint8_t*", frame), "scripted": ffi.cast("int*", scripted)}
-            vec = lib.pl_vec_init(cfg, num_envs, obs, ffi.cast("int*", act), ffi.cast("float*", rew),
+            ptr = {"frame": ffi.cast("uint8_t*", frame), "scripted": scripted}  # int or float actions
+            vec = lib.pl_vec_init(cfg, num_envs, obs, act, ffi.cast("float*", rew),
                                   ffi.cast("uint8_t*", term), ffi.cast("uint8_t*", trunc), seed,
                                   threads, err, 512)
             sock.send(ok + (ffi.string(err) if vec == ffi.NULL else b""))

@@ -118,6 +118,27 @@ def locate(env, name=None):
                      f"or pass the path of a .h file, or C source as a string")
 
 
+def env_source(header, seen=None):
+    """An env's whole C text: the header with every env header it includes
+    (`#include "target/target.h"`: a path next to it or under envs/) pasted
+    in place, recursively. The contract checks, the cffi declarations and the
+    build caches read this, so an env may take its structs and functions from
+    another env's header. The shared headers (puffer_env.h, ...) stay includes."""
+    header = Path(header)
+    seen = seen if seen is not None else {header.resolve()}
+
+    def paste(match):
+        name = match.group(1)
+        for path in (header.parent / name, ENVS_DIR / name):
+            if name not in SHARED_HEADERS and path.is_file():
+                if path.resolve() in seen:  # included twice: its text is in already
+                    return ""
+                seen.add(path.resolve())
+                return env_source(path, seen)
+        return match.group(0)
+    return re.sub(r'^[ \t]*#[ \t]*include[ \t]*"([^"]+)".*$', paste, header.read_text(), flags=re.M)
+
+
 def strip_comments(source):
     source = re.sub(r"/\*.*?\*/", " ", source, flags=re.S)
     return re.sub(r"//[^\n]*", "", source)
@@ -196,7 +217,7 @@ def readable(diagnostics, header, glue):
 def compile_module(name, header, flags):
     """Builds (or finds in the cache) an env's extension module; returns
     (module name, path)."""
-    source = header.read_text()
+    source = env_source(header)
     check_contract(header, source)
     ffi = make_ffi(header, source)
     neighbours = sorted(p.read_text() for p in header.parent.glob("*.h") if p != header)

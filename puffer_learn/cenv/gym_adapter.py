@@ -15,7 +15,10 @@ What the view is (it passes gymnasium.utils.env_checker.check_env):
   training all agents at once (use puffer_learn's own trainer for that).
 - observation_space: Box(obs_size,) with the bounds the env declares in
   env_spaces (target: [-1, 1]); -inf..inf for a float env that declares none.
-  action_space: Discrete(num_actions).
+  action_space: Discrete(num_actions); for a continuous env (target_continuous)
+  Box(action_low, action_high, (num_actions,), float32). A continuous action
+  outside the box is clipped into it by the env (as Box-based tools expect);
+  NaN or inf is refused.
 - reset(seed=s) replays the same episode for the same s; reset() draws a
   fresh seed from the generator that the last seeded reset (or the
   constructor's `seed`) started.
@@ -53,7 +56,10 @@ class GymEnv(gymnasium.Env):
         else:
             low, high = -np.inf, np.inf  # the env does not say: claim nothing false
         self.observation_space = spaces.Box(low, high, (v.obs_size,), v.obs_dtype)
-        self.action_space = spaces.Discrete(v.num_actions)
+        if v.continuous:
+            self.action_space = spaces.Box(v.action_low, v.action_high, (v.num_actions,), np.float32)
+        else:
+            self.action_space = spaces.Discrete(v.num_actions)
         # Until the first seeded reset, reset() draws episode seeds from `seed`.
         self._np_random, _ = gymnasium.utils.seeding.np_random(seed)
         self._needs_reset = True
@@ -69,15 +75,26 @@ class GymEnv(gymnasium.Env):
         if self._needs_reset:
             raise RuntimeError("call reset() before step(): the episode is over (or never "
                                "started); the C env already began the next one")
-        if not self.action_space.contains(action):
-            raise ValueError(f"action must be an int in 0..{self.action_space.n - 1}, "
-                             f"got {action!r}")
         actions = self.vec.scripted_actions()  # the other agents play the baseline
-        actions[0] = int(action)
+        actions[0] = self._checked(action)
         obs, rewards, terminals, truncations, _ = self.vec.step(actions)
         terminated, truncated = bool(terminals[0]), bool(truncations[0])
         self._needs_reset = terminated or truncated
         return obs[0].copy(), float(rewards[0]), terminated, truncated, {}
+
+    def _checked(self, action):
+        if not self.vec.continuous:
+            if not self.action_space.contains(action):
+                raise ValueError(f"action must be an int in 0..{self.action_space.n - 1}, got {action!r}")
+            return int(action)
+        shape = self.action_space.shape
+        try:
+            floats = np.asarray(action, np.float32)
+        except (TypeError, ValueError):
+            floats = None
+        if floats is None or floats.shape != shape or not np.isfinite(floats).all():
+            raise ValueError(f"action must be {shape[0]} finite floats (shape {shape}), got {action!r}")
+        return floats  # the env clips it to [action_low, action_high]
 
     def render(self):
         if self.render_mode == "rgb_array":

@@ -198,9 +198,10 @@ class IsolatedBackend:
         self.ffi.memmove(out, self.call(b"p" + bytes(self.ffi.buffer(cfg))), self.ffi.sizeof("Spaces"))
 
     def start(self, cfg, num_envs, seed, threads, shapes, frame_shape):
-        # Besides VecEnv's buffers: a frame and scripted actions to hand back.
-        shapes = [*shapes, ("frame", frame_shape, np.uint8),
-                  ("scripted", dict((f, s) for f, s, _ in shapes)["actions"], np.int32)]
+        # Besides VecEnv's buffers: a frame, and scripted actions to hand back
+        # (shaped and typed like the actions buffer).
+        actions = next((shape, dtype) for field, shape, dtype in shapes if field == "actions")
+        shapes = [*shapes, ("frame", frame_shape, np.uint8), ("scripted", *actions)]
         offsets, total = [], 0
         for _, shape, dtype in shapes:  # each buffer at a multiple of 64 bytes
             offsets.append(total)

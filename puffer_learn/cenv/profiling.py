@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from puffer_learn.cenv.build import BINDING_HEADERS, ENVS_DIR, FAST_FLAGS, CompileError, cache_dir, compiler, locate
+from puffer_learn.cenv.build import (BINDING_HEADERS, ENVS_DIR, FAST_FLAGS, CompileError, cache_dir, compiler,
+                                     env_source, locate)
 
 # What profile_main.c needs however it is optimized: GNU C11, and only the
 # env core (vec_binding.h's PL_CORE_ONLY: no raylib window, no crash reports).
@@ -66,7 +67,7 @@ def bench(env, num_envs=512, seconds=3.0, threads=1, seed=0, **config):
     vec.reset()
     rng = np.random.default_rng(seed)
     # A pool of pre-drawn random actions, so drawing them is not what we time.
-    pool = rng.integers(0, vec.num_actions, (64, vec.num_agents), dtype=np.int32)
+    pool = np.stack([vec.random_actions(rng) for _ in range(64)])
 
     def set_actions(k):
         vec.actions[:] = pool[k]
@@ -142,7 +143,7 @@ def compile_profiled(env, name=None, instrument=True):
     name, header, _ = locate(env, name)
     driver = ENVS_DIR / "profile_main.c"
     key = hashlib.sha256()
-    for part in [header.read_text(), driver.read_text(), " ".join(flags),
+    for part in [env_source(header), driver.read_text(), " ".join(flags),
                  *(ENVS_DIR.joinpath(h).read_text() for h in ("puffer_env.h", *BINDING_HEADERS,
                                                               "web/raylib_canvas.h"))]:
         key.update(part.encode())

@@ -52,7 +52,7 @@ def _policy_fn(env, policy, seed):
         return lambda obs: env.scripted_actions()
     if policy == "random":
         rng = np.random.default_rng(seed)
-        return lambda obs: rng.integers(0, env.num_actions, env.num_agents, dtype=np.int32)
+        return lambda obs: env.random_actions(rng)
     if callable(policy):
         return policy
     raise ValueError(f"policy must be 'scripted', 'random' or a function obs -> actions, "
@@ -63,9 +63,10 @@ def record_episode(env, policy="scripted", index=0, max_steps=None, substeps=1, 
     """Resets `env` (a VecEnv) and records one episode of env `index`.
 
     policy: "scripted" (the env's baseline), "random", or a function taking
-    the observations of ALL agents (num_agents, obs_size) and returning one
-    int action per agent. Every env of the vector steps; only env `index` is
-    drawn.
+    the observations of ALL agents (num_agents, obs_size) and returning
+    actions shaped like env.actions (one int per agent; for a continuous env,
+    num_actions floats per agent). Every env of the vector steps; only env
+    `index` is drawn.
 
     The first frame is the state after reset, then one frame per step
     (`substeps` in-between frames per step with env.render_substeps, for envs

@@ -45,7 +45,7 @@ def main():
     rng = np.random.default_rng(0)
     for t in range(steps):
         print(f"at step {t + 1}", flush=True)
-        env.step(rng.integers(0, env.num_actions, env.num_agents, dtype=np.int32))
+        env.step(env.random_actions(rng))
     unflagged = env.unflagged_ends()
     if unflagged:
         fail(lib, ContractError(

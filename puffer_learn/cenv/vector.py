@@ -4,6 +4,8 @@ Python owns five numpy buffers (observations, actions, rewards, terminals,
 truncations). C gets pointers into them once, at init (cffi ``from_buffer``:
 no copies), and writes into them in place on every step. ``step`` returns the
 same arrays every time: they are live views, copy what you want to keep.
+Actions are int32, one per agent, for a discrete env; float32, shaped
+(num_agents, num_actions), for a continuous one (``env.continuous``).
 
 Where the C code runs is VecEnv's backend, chosen once when it is made:
 InProcessBackend (below) calls it right here, through the cffi lib; a
@@ -82,7 +84,7 @@ class InProcessBackend:
         self.buffers = {field: np.zeros(shape, dtype) for field, shape, dtype in shapes}
         b, ptr, err = self.buffers, self.ffi.from_buffer, self.ffi.new("char[512]")
         vec = self.lib.pl_vec_init(
-            cfg, num_envs, ptr(b["observations"]), ptr("int*", b["actions"]), ptr("float*", b["rewards"]),
+            cfg, num_envs, ptr(b["observations"]), ptr(b["actions"]), ptr("float*", b["rewards"]),
             ptr("uint8_t*", b["_terminals"]), ptr("uint8_t*", b["_truncations"]), seed, threads, err, 512)
         if vec == self.ffi.NULL:
             return self.buffers, self.ffi.string(err).decode()
@@ -101,8 +103,8 @@ class InProcessBackend:
         return self.lib.pl_vec_unflagged_ends(self.vec)
 
     def scripted(self):
-        actions = np.empty(len(self.buffers["actions"]), np.int32)
-        self.lib.pl_vec_scripted(self.vec, self.ffi.from_buffer("int*", actions))
+        actions = np.empty_like(self.buffers["actions"])
+        self.lib.pl_vec_scripted(self.vec, self.ffi.from_buffer(actions))
         return actions
 
     def render(self, index, t, frame):
@@ -124,6 +126,16 @@ def _memory_limit():
 
 
 class VecEnv:
+    """num_envs copies of one C env, stepped together (make() builds one).
+
+    Sizes: num_envs, agents_per_env, num_agents (= both), obs_size,
+    num_actions. Actions: `continuous` False means one int per agent in
+    0..num_actions-1 (`action_low` and `action_high` are None); True means
+    num_actions floats per agent, each clipped to [action_low, action_high]
+    by the binding. Buffers (live numpy views, written in place): observations
+    (num_agents, obs_size), actions (num_agents,) int32 or (num_agents,
+    num_actions) float32, rewards, terminals, truncations (num_agents,)."""
+
     def __init__(self, module, name, num_envs=1, seed=0, threads=1, isolate=False, header=None,
                  sanitize=False, **config):
         self.ffi, self.lib, self.name = module.ffi, module.lib, name
@@ -150,6 +162,11 @@ class VecEnv:
             raise ContractError(f"{name}: {self.ffi.string(err).decode()}")
         self.agents_per_env, self.obs_size = spaces.num_agents, spaces.obs_size
         self.num_actions = spaces.num_actions
+        # Discrete: one int per agent in 0..num_actions-1; action_low/high are None.
+        # Continuous: num_actions floats per agent, clipped by C to [action_low, action_high].
+        self.continuous = bool(self.lib.pl_actions_are_float())
+        self.action_low = float(spaces.action_low) if self.continuous else None
+        self.action_high = float(spaces.action_high) if self.continuous else None
         self.render_size = (spaces.render_height, spaces.render_width)
         # Every observation lies in [low, high], or None when the env does not say.
         self.obs_bounds = None
@@ -172,7 +189,9 @@ class VecEnv:
         # The shared buffers. C holds pointers into them until close().
         # [DESIGN] Their size (and the Env structs') is checked against the
         # machine's memory first: a clear error instead of a half-built vector.
-        per_agent = self.obs_size * self.obs_dtype.itemsize + 4 + 4 + 1 + 1
+        action_shape = (self.num_agents, self.num_actions) if self.continuous else (self.num_agents,)
+        action_dtype = np.float32 if self.continuous else np.int32
+        per_agent = self.obs_size * self.obs_dtype.itemsize + 4 * math.prod(action_shape[1:]) + 4 + 1 + 1
         need = self.num_agents * per_agent + self.num_envs * self.lib.pl_env_bytes()
         limit = _memory_limit()
         if limit and need > limit:
@@ -182,7 +201,7 @@ class VecEnv:
                               f"machine's {limit / 1e9:.3g} GB: use fewer envs or a smaller "
                               f"struct Env (allocate big arrays in env_init)")
         shapes = [("observations", (self.num_agents, self.obs_size), self.obs_dtype),
-                  ("actions", (self.num_agents,), np.int32), ("rewards", (self.num_agents,), np.float32),
+                  ("actions", action_shape, action_dtype), ("rewards", (self.num_agents,), np.float32),
                   ("_terminals", (self.num_agents,), np.uint8),
                   ("_truncations", (self.num_agents,), np.uint8)]
         buffers, message = self._backend.start(self._cfg, self.num_envs, self.seed, self.threads,
@@ -260,7 +279,9 @@ class VecEnv:
         return self.observations
 
     def step(self, actions=None):
-        """Applies actions (int, one per agent) and steps every env once.
+        """Applies actions and steps every env once: one int per agent
+        (discrete), or (num_agents, num_actions) floats (continuous; values
+        outside [action_low, action_high] are clipped, in env.actions too).
 
         With actions=None the env uses what is already in self.actions (the
         trainer writes there directly). Envs whose episode ended are reset
@@ -274,14 +295,31 @@ class VecEnv:
         if actions is not None:
             self._set_actions(actions)
         bad = self._backend.step()
-        if bad:  # C refused the buffer before stepping (see pl_vec_step)
+        if bad:  # C refused the buffer before stepping (see envs/vec_actions.h)
             k = bad - 1
+            if self.continuous:
+                agent, j = divmod(k, self.num_actions)
+                raise ValueError(f"action of agent {agent} is {self.actions[agent, j]} (env.actions[{agent}, "
+                                 f"{j}]); continuous actions must be finite numbers, find where the policy "
+                                 f"makes NaN or inf (values outside [{self.action_low}, "
+                                 f"{self.action_high}] are clipped); nothing was stepped")
             raise ValueError(f"env.actions[{k}] = {self.actions[k]} is not an action: actions must be "
                              f"in 0..{self.num_actions - 1}; nothing was stepped")
         return self.observations, self.rewards, self.terminals, self.truncations, {}
 
     def _set_actions(self, actions):
         actions = np.asarray(actions)
+        if self.continuous:
+            if actions.dtype.kind != "f":
+                raise TypeError(f"actions must be floats ({self.num_actions} per agent: this env's actions "
+                                f"are continuous), got dtype {actions.dtype}; convert with "
+                                f"actions.astype(np.float32)")
+            if actions.shape != self.actions.shape:
+                raise ValueError(f"actions must have shape {self.actions.shape} = (num_envs {self.num_envs} "
+                                 f"x agents {self.agents_per_env}, num_actions {self.num_actions}), got "
+                                 f"{actions.shape}")
+            np.copyto(self.actions, actions, casting="unsafe")  # C refuses NaN/inf and clips the rest
+            return
         if actions.dtype.kind not in "iu":
             raise TypeError(f"actions must be integers (one discrete action per agent), got dtype "
                             f"{actions.dtype}; convert with actions.astype(np.int32)")
@@ -294,9 +332,18 @@ class VecEnv:
         np.copyto(self.actions, actions, casting="unsafe")
 
     def scripted_actions(self):
-        """The env's scripted baseline policy: one action per agent, for the current state."""
+        """The env's scripted baseline policy for the current state: an array
+        shaped and typed like env.actions."""
         self._alive()
         return self._backend.scripted()
+
+    def random_actions(self, rng):
+        """Uniformly random actions for every agent, shaped and typed like
+        env.actions: ints in 0..num_actions-1, or floats in [action_low,
+        action_high]. rng: a numpy Generator (np.random.default_rng(seed))."""
+        if self.continuous:
+            return rng.uniform(self.action_low, self.action_high, self.actions.shape).astype(np.float32)
+        return rng.integers(0, self.num_actions, self.num_agents, dtype=np.int32)
 
     def unflagged_ends(self):
         """Episodes that ended (env_step returned 1) without setting any
@@ -355,4 +402,5 @@ class VecEnv:
 
     def __repr__(self):
         return (f"VecEnv({self.name!r}, num_envs={self.num_envs}, agents={self.num_agents}, "
-                f"obs=({self.obs_size},) {self.obs_dtype}, actions={self.num_actions})")
+                f"obs=({self.obs_size},) {self.obs_dtype}, actions={self.num_actions}"
+                + (f" floats in [{self.action_low}, {self.action_high}])" if self.continuous else ")"))

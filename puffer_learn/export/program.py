@@ -1,6 +1,7 @@
 """The standalone program: env + policy compiled together, no Python.
 
     export("target", "runs/target-1/model.pt", "demo/")   # -> demo/target_demo
+    export_policy("target", policy, {}, "demo/")          # the same from a torch policy
     run_demo("demo/target_demo", episodes=10)             # its JSON result
 """
 import json
@@ -11,7 +12,8 @@ from pathlib import Path
 
 from puffer_learn.cenv import build
 from puffer_learn.cenv.vector import make
-from puffer_learn.export.weights import ARCH, C_POLICY_FLAGS, read_weights, write_weights
+from puffer_learn.export.weights import (ARCH, C_POLICY_FLAGS, WeightFileError, policy_outputs, read_weights,
+                                         write_weights)
 from puffer_learn.training.checkpoints import load_checkpoint, policy_from_checkpoint
 from puffer_learn.training.errors import check_finite_state_dict
 
@@ -59,17 +61,26 @@ def export(env, checkpoint, out_dir, web=False, native=True):
     Returns a dict of the paths."""
     data = load_checkpoint(checkpoint)
     check_finite_state_dict(data["model"], f"checkpoint {checkpoint}")
+    return export_policy(env, policy_from_checkpoint(data), dict(data["config"].get("env", {})), out_dir,
+                         web=web, native=native)
+
+
+def export_policy(env, policy, env_config, out_dir, web=False, native=True):
+    """export() for a torch policy in hand (e.g. one built for a test) and the
+    env settings it plays with; the same files, the same dict."""
     built = build.build(env)
     name, header = built.name, built.header
-    env_config = dict(data["config"].get("env", {}))
     vec = make(built, num_envs=1, **env_config)
-    policy = policy_from_checkpoint(data)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     program = out_dir / f"{name}_demo"
     weights = out_dir / f"{name}_demo.bin"
     read_back = write_weights(policy, weights, obs_dtype=vec.obs_dtype.name)
-    read_weights(weights, vec.obs_size, vec.num_actions)  # what we wrote must read back
+    if vec.continuous and read_back["num_actions"] != policy_outputs(vec):
+        raise WeightFileError(f"the policy outputs {read_back['num_actions']} numbers but {name}'s "
+                              f"{vec.num_actions} continuous actions need {policy_outputs(vec)} (a mean "
+                              f"and a log std each)")
+    read_weights(weights, vec.obs_size, policy_outputs(vec))  # what we wrote must read back
     config_path = out_dir / f"{name}_config.h"
     config_path.write_text(config_header(name, vec, env_config))
     if native:

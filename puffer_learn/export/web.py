@@ -83,7 +83,7 @@ def compile_wasm(name, header, config_path, out):
     cc = wasm_compiler()
     neighbours = sorted(p.read_text() for p in header.parent.glob("*.h") if p != header)
     key = hashlib.sha256()
-    for part in [*(build.ENVS_DIR.joinpath(s).read_text() for s in SOURCES), header.read_text(),
+    for part in [*(build.ENVS_DIR.joinpath(s).read_text() for s in SOURCES), build.env_source(header),
                  *neighbours, config_path.read_text(), " ".join(cc[1:] + WASM_FLAGS),
                  zig_version() if "ziglang" in cc else "clang"]:
         key.update(part.encode())
@@ -160,7 +160,8 @@ def run_wasm(wasm, weights, episodes=10, seed=0, argmax=False, render=True, max_
         raise RuntimeError(c_string(ex["pl_web_error"](store)))
     ticks = 0
     while not ex["pl_web_done"](store) and ticks < max_ticks:
-        ex["pl_web_step"](store)
+        if ex["pl_web_step"](store) < 0:  # the policy's action was NaN or inf
+            raise RuntimeError(c_string(ex["pl_web_error"](store)))
         if render:
             ex["pl_web_render"](store)
         ticks += 1

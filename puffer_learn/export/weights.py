@@ -165,6 +165,13 @@ def tensor_spans(h):
     return spans + linear("actor", H, A) + linear("critic", H, 1)
 
 
+def policy_outputs(vec):
+    """Numbers a policy network for this env (a VecEnv) outputs per agent, the
+    weight file's num_actions: one logit per action; for a continuous env a
+    mean and a log std per action float (the C programs play the means)."""
+    return 2 * vec.num_actions if vec.continuous else vec.num_actions
+
+
 def read_weights(path, obs_size=None, num_actions=None):
     """Reads and checks a weight file: magic, version, sizes, length. Returns
     (header dict, float32 array). Raises WeightFileError saying what is wrong."""
