@@ -267,7 +267,8 @@ def cmd_eval(args, extra):
                       gif=args.gif, fps=args.fps)
     print(f"{args.env}: score {result['score']:.3f}, baseline {result['baseline_score']:.3f}, "
           f"ratio {result['ratio']:.3f} over {result['episodes']} episodes "
-          f"({'argmax' if args.deterministic else 'sampled'} actions)", file=sys.stderr)
+          f"({'argmax or mean' if args.deterministic else 'sampled, or the mean of continuous'} actions)",
+          file=sys.stderr)
     print(json.dumps(result))
 
 
@@ -381,8 +382,9 @@ def build_parser():
     evaluate.add_argument("--episodes", type=positive(int), help="default: the run's eval_episodes")
     evaluate.add_argument("--gif", help="record env 0's first episode to this gif")
     evaluate.add_argument("--fps", type=positive(int), default=30)
-    evaluate.add_argument("--deterministic", action="store_true",
-                          help="argmax actions instead of sampling (can get an agent stuck)")
+    evaluate.add_argument("--deterministic", action="store_true", default=None,
+                          help="argmax actions instead of sampling (can get an agent stuck); continuous "
+                               "actions always play the mean")
     evaluate.set_defaults(func=cmd_eval, prints_json=True)
 
     export = sub.add_parser("export", parents=[common],

@@ -59,3 +59,54 @@ def test_categorical_is_the_policies_own_functions():
     assert actions.dtype == torch.long and torch.equal(logp, log_prob(logits, actions))
     assert torch.equal(dist.entropy(logits), entropy(logits)) and dist.to_env(actions) is actions
     assert dist.num_outputs == 5 and dist.action_buffer(4, 3, "cpu").dtype == torch.long
+
+
+def test_gaussian_head_is_the_linear_layer_the_c_export_writes():
+    from puffer_learn.training.policies import MLP, GaussianHead, with_gaussian_head
+
+    policy = with_gaussian_head(MLP(6, 4, hidden_size=16))  # 2 action floats: 4 outputs
+    assert isinstance(policy.actor, GaussianHead) and policy.actor.out_features == 4
+    with torch.no_grad():
+        policy.actor.log_std.copy_(torch.tensor([-1.0, 0.5]))
+    hidden = torch.randn(5, 16)
+    as_linear = torch.nn.functional.linear(hidden, policy.actor.weight, policy.actor.bias)
+    assert torch.allclose(policy.actor(hidden), as_linear, atol=1e-6)
+    head, _, _ = policy(torch.randn(3, 6))
+    assert head[:, 2:].tolist() == [[-1.0, 0.5]] * 3  # the log std does not depend on the observation
+
+
+def test_a_continuous_checkpoint_comes_back_with_its_gaussian_head(tmp_path):
+    from puffer_learn.training.checkpoints import load_checkpoint, policy_from_checkpoint, save_checkpoint
+    from puffer_learn.training.policies import GaussianHead
+    from puffer_learn.training.policy_setup import build_policy
+
+    config = {"policy": {"name": "mlp", "hidden_size": 8}, "train": {"frame_stack": 1}, "env": {}}
+    policy = build_policy(config, 6, 4, continuous=True)
+    optimizer = torch.optim.Adam(policy.parameters())
+    path = save_checkpoint(tmp_path / "model.pt", "target_continuous", 1, config, policy, optimizer, [],
+                           0, 0, 6, 4, continuous=True)
+    back = policy_from_checkpoint(load_checkpoint(path))
+    assert isinstance(back.actor, GaussianHead)
+    obs = torch.randn(4, 6)
+    assert torch.equal(back(obs)[0], policy(obs)[0])
+
+
+def test_a_continuous_run_trains_saves_evaluates_and_exports(tmp_path):
+    """The whole path for a continuous env: the trainer samples Gaussian actions,
+    the checkpoint rebuilds the GaussianHead, evaluation plays the mean (as the C
+    program does), and the exported program loads the weights."""
+    import puffer_learn
+    from puffer_learn.export.program import export, run_demo
+    from puffer_learn.training.evaluation import evaluate
+
+    run = puffer_learn.train("target_continuous", seed=2, out=str(tmp_path / "runs"), total_timesteps=2 * 512 * 32,
+                             eval_episodes=8, num_envs=64)
+    assert run["updates"] == 2 and 0 <= run["ratio"] < 0.3  # two updates: nowhere near solved
+    first = run["metrics"][0]
+    assert first["entropy"] > 0 and first["approx_kl"] >= 0  # log std starts at -0.5: entropy 2 * 0.92
+    mean = evaluate(run["checkpoint"], episodes=8)
+    assert mean["deterministic"] is None and mean["score"] == run["score"]  # the default plays the mean
+    sampled = evaluate(run["checkpoint"], episodes=8, deterministic=False)
+    assert sampled["score"] != mean["score"]
+    paths = export("target_continuous", run["checkpoint"], tmp_path / "demo")
+    assert run_demo(paths["program"], episodes=2)["policy"] == "mean"

@@ -24,14 +24,14 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(path, env, seed, config, policy, optimizer, metrics, update, global_step,
-                    obs_size, num_actions):
+                    obs_size, num_actions, continuous=False):
     """Writes a temporary file first and then renames it, so a crash mid-save
     never leaves a broken checkpoint."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"format": CHECKPOINT_FORMAT, "version": 1, "env": str(env), "seed": seed,
             "config": config, "policy_class": policy_name(policy), "obs_size": obs_size,
-            "num_actions": num_actions, "model": policy.state_dict(),
+            "num_actions": num_actions, "continuous": continuous, "model": policy.state_dict(),
             "optimizer": optimizer.state_dict(), "metrics": metrics, "update": update,
             "global_step": global_step}
     tmp = path.with_name(path.name + ".tmp")
@@ -102,7 +102,8 @@ def policy_from_checkpoint(data, device="cpu", where=None):
               "train": data["config"]["train"]}
     try:
         # obs_norm's running mean/std statistics come back with the weights
-        policy = build_policy(config, data["obs_size"], data["num_actions"])
+        policy = build_policy(config, data["obs_size"], data["num_actions"],
+                              continuous=data.get("continuous", False))  # older files: discrete
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{where}: its config cannot rebuild policy {data['policy_class']}: "
                               f"{e}") from None

@@ -80,7 +80,7 @@ def baseline_score(env, env_config=None, episodes=100, seed=TRAIN_DEFAULTS["eval
     return _baseline_cache[key]
 
 
-def policy_fn(policy, deterministic=False, seed=0, device="cpu", dist=None):
+def policy_fn(policy, deterministic=None, seed=0, device="cpu", dist=None):
     """A function obs (numpy [agents, obs_size]) -> actions for the env's buffer
     (int32 [agents], or float32 [agents, floats] clipped to the bounds), for
     viewers and recorders. policy: a policy module or a checkpoint path; dist:
@@ -97,14 +97,17 @@ def policy_fn(policy, deterministic=False, seed=0, device="cpu", dist=None):
         with torch.no_grad():
             logits, _, state = policy(torch.as_tensor(obs, dtype=torch.float32, device=device), state)
         chosen = dist or Categorical(logits.shape[-1])
-        actions = chosen.to_env(chosen.sample(logits, deterministic, generator)[0]).cpu().numpy()
+        best = chosen.continuous if deterministic is None else deterministic
+        actions = chosen.to_env(chosen.sample(logits, best, generator)[0]).cpu().numpy()
         return actions.astype(np.float32 if chosen.continuous else np.int32)
     return act
 
 
 def evaluate_policy(policy, env, env_config=None, episodes=100, seed=TRAIN_DEFAULTS["eval_seed"],
-                    deterministic=False, device="cpu", frames=None):
-    """The policy's mean score on the fixed eval seeds (sampling by default).
+                    deterministic=None, device="cpu", frames=None):
+    """The policy's mean score on the fixed eval seeds. deterministic=None (the
+    default) samples discrete actions and plays the mean of continuous ones (what
+    the exported C program does); True takes the argmax or the mean, False samples.
     With a `frames` list, env 0's frames are appended to it until its first
     episode ends (for a gif). env: a name, path or source, or a Built."""
     bad = nonfinite(policy.named_parameters())
@@ -112,6 +115,8 @@ def evaluate_policy(policy, env, env_config=None, episodes=100, seed=TRAIN_DEFAU
         raise ValueError(f"policy parameter {bad!r} holds NaN/inf values; it cannot be evaluated")
     vec = make(env, num_envs=episodes, seed=seed, **dict(env_config or {}))
     dist = distribution_for(vec)
+    if deterministic is None:
+        deterministic = dist.continuous
     obs = torch.from_numpy(vec.observations)
     actions = torch.from_numpy(vec.actions)
     terminals, truncations = vec.terminals, vec.truncations
@@ -149,7 +154,7 @@ def evaluate_policy(policy, env, env_config=None, episodes=100, seed=TRAIN_DEFAU
     return score, length
 
 
-def evaluate(checkpoint, episodes=None, deterministic=False, gif=None, fps=30, device="cpu"):
+def evaluate(checkpoint, episodes=None, deterministic=None, gif=None, fps=30, device="cpu"):
     """Scores a saved policy against the scripted baseline on the fixed eval seeds.
     Returns {"env", "score", "baseline_score", "ratio", "episodes", ...}."""
     data = load_checkpoint(checkpoint)

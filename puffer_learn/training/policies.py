@@ -303,6 +303,46 @@ def add_obs_norm(policy, obs_size):
     return policy
 
 
+class GaussianHead(nn.Module):
+    """The actor of a policy for continuous actions: the mean of each action
+    float from the hidden state, and a log standard deviation that does not
+    depend on the observation (one learned number per float, CleanRL's choice;
+    a std computed from the state tended to shrink before the mean had learned
+    to steer). It outputs [mean, log std], 2 x num_actions numbers, exactly as
+    a Linear layer with `weight` and `bias` below would: the C export writes it
+    as that layer."""
+
+    def __init__(self, in_features, num_actions, log_std=-0.5):
+        super().__init__()
+        self.in_features, self.out_features = in_features, 2 * num_actions
+        self.mean = layer_init(nn.Linear(in_features, num_actions), std=0.01)
+        self.log_std = nn.Parameter(torch.full((num_actions,), float(log_std)))
+
+    def forward(self, hidden):
+        mean = self.mean(hidden)
+        return torch.cat([mean, self.log_std.expand_as(mean)], dim=-1)
+
+    @property
+    def weight(self):  # the log std rows read nothing of the hidden state
+        return torch.cat([self.mean.weight, torch.zeros_like(self.mean.weight)])
+
+    @property
+    def bias(self):
+        return torch.cat([self.mean.bias, self.log_std])
+
+
+def with_gaussian_head(policy):
+    """Gives a policy built with 2 x num_actions outputs a GaussianHead as its
+    actor (the policies here keep their actor in `.actor`; a FrameStack's is
+    its inner policy's). A policy of your own without a Linear `.actor` is left
+    as it is: its 2 x num_actions outputs are read as [mean, log std]."""
+    inner = policy.inner if isinstance(policy, FrameStack) else policy
+    actor = getattr(inner, "actor", None)
+    if isinstance(actor, nn.Linear):
+        inner.actor = GaussianHead(actor.in_features, actor.out_features // 2)
+    return policy
+
+
 # Names usable in train.toml's [policy] section: name = "mlp"
 POLICIES = {"mlp": MLP, "lstm": LSTMPolicy, "entity": EntityPolicy}
 

@@ -13,7 +13,7 @@ import inspect
 
 from puffer_learn.training.distributions import distribution_for
 from puffer_learn.training.errors import ConfigError
-from puffer_learn.training.policies import POLICIES, FrameStack, add_obs_norm
+from puffer_learn.training.policies import POLICIES, FrameStack, add_obs_norm, with_gaussian_head
 
 # What the trainer and evaluation call on every policy (the Policy base class has them all).
 INTERFACE = ("initial_state", "mask_state", "state_rows", "forward_sequence")
@@ -54,13 +54,14 @@ def policy_settings(cls):
     return {k: p.default for k, p in params.items() if k not in ("self", "obs_size", "num_actions")}
 
 
-def build_policy(config, obs_size, num_actions, entity_layout=None):
+def build_policy(config, obs_size, num_actions, entity_layout=None, continuous=False):
     """config["policy"]'s class as cls(obs_size, num_actions, **settings), with
     what config["train"] adds around it: frame_stack = k > 1 makes it a
     FrameStack around cls(k * obs_size, ...), obs_norm gives it a running
     mean/std. entity_layout: the env's (VecEnv.entity_layout), for a policy
     that reads it; written into config["policy"], so the checkpoint (and the
-    C export) rebuilds the same network."""
+    C export) rebuilds the same network. continuous: num_actions counts the
+    outputs (2 per action float) and the actor becomes a GaussianHead."""
     name = config["policy"]["name"]
     cls = policy_class(name)
     missing = [m for m in INTERFACE if not hasattr(cls, m)]
@@ -80,6 +81,8 @@ def build_policy(config, obs_size, num_actions, entity_layout=None):
                           f"use frame_stack=1 with it")
     else:
         policy = FrameStack(cls(frame_stack * obs_size, num_actions, **settings), obs_size, frame_stack)
+    if continuous:
+        with_gaussian_head(policy)
     if config["train"].get("obs_norm"):
         add_obs_norm(policy, obs_size)
     return policy
@@ -89,4 +92,5 @@ def policy_for_env(config, vec):
     """The run's policy, sized for vec's observations and its action distribution's
     outputs (the logits of each discrete action, or a mean and a log std per
     continuous action float): what the trainer builds."""
-    return build_policy(config, vec.obs_size, distribution_for(vec).num_outputs, vec.entity_layout)
+    dist = distribution_for(vec)
+    return build_policy(config, vec.obs_size, dist.num_outputs, vec.entity_layout, dist.continuous)

@@ -279,7 +279,7 @@ def train(env, seed=1, *, out="runs", resume=None, callback=None, stop=None,
 
     def save():
         return save_checkpoint(saved_at, env, seed, config, policy, optimizer, metrics,
-                               update, global_step, vec.obs_size, dist.num_outputs)
+                               update, global_step, vec.obs_size, dist.num_outputs, dist.continuous)
 
     # ---- The loop: rollout, learn, log ----
     train_start = mark = time.perf_counter()  # mark: end of the previous update (its wall time includes the callback)
