@@ -129,6 +129,40 @@ def gallery_envs():
             and not build(e).module.lib.pl_actions_are_float()]
 
 
+# Gallery runs a lesson already made with the very same command: lesson 0 runs
+# `puffer-learn train target --seed 1` (train.toml's settings, seed 1). When
+# nbval ran it in this session, the gallery takes that checkpoint instead of
+# training the same agent a second time.
+LESSON_RUNS = {"target": LESSONS / "runs" / f"target-{GALLERY_SEED}" / "model.pt"}
+
+
+def reuse_lesson_run(env, checkpoint):
+    """The train command's result for a finished lesson run of the gallery's own
+    settings (copied to `checkpoint`), or None when there is none to reuse."""
+    import shutil
+
+    from puffer_learn.training.checkpoints import CheckpointError, load_checkpoint
+    from puffer_learn.training.config import resolve_config
+
+    source = LESSON_RUNS.get(env)
+    if source is None or not source.is_file():
+        return None
+    try:
+        data = load_checkpoint(source)
+    except CheckpointError:
+        return None
+    wanted = resolve_config(env)
+    if (data["seed"] != GALLERY_SEED or data["config"] != wanted
+            or data["global_step"] < wanted["train"]["total_timesteps"]):
+        return None  # not the gallery's command (other settings, or an unfinished run)
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, checkpoint)
+    say(f"gallery {env}: the agent lesson 0 trained with the same command ({source.relative_to(ROOT)})")
+    last = data["metrics"][-1]
+    return {"checkpoint": str(checkpoint), "wall_s": last["elapsed_s"],
+            "agent_steps_per_s": data["global_step"] / last["elapsed_s"]}
+
+
 def gallery_entry(env, cli, gifs, reuse):
     """Trains and records one env's agent (or reuses its record)."""
     record = WORK / "gallery" / f"{env}.json"
@@ -137,8 +171,10 @@ def gallery_entry(env, cli, gifs, reuse):
         say(f"gallery {env}: reused {record.relative_to(ROOT)}")
         return json.loads(record.read_text())
     out = WORK / "gallery" / "runs"
-    trained = run(cli + ["train", env, "--seed", str(GALLERY_SEED), "--out", str(out), "--quiet"],
-                  f"puffer-learn train {env}")
+    trained = reuse_lesson_run(env, out / f"{env}-{GALLERY_SEED}" / "model.pt")
+    if trained is None:
+        trained = run(cli + ["train", env, "--seed", str(GALLERY_SEED), "--out", str(out), "--quiet"],
+                      f"puffer-learn train {env}")
     evaluated = run(cli + ["eval", env, "--checkpoint", trained["checkpoint"], "--gif", str(gif)],
                     f"puffer-learn eval {env}")
     from PIL import Image
