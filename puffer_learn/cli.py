@@ -312,6 +312,57 @@ def cmd_sweep(args, extra):
     print(json.dumps(result))
 
 
+def cmd_course(args, extra):
+    """Writes the nbgrader course: nbgrader_config.py and source/LESSON/LESSON.ipynb per lesson."""
+    from puffer_learn.course.nbgrader_course import write_course
+
+    lessons = Path(args.lessons) if args.lessons else lessons_dir()
+    names = write_course(args.dir, lessons, args.only)
+    print(f"wrote {Path(args.dir) / 'nbgrader_config.py'} and {len(names)} assignments in "
+          f"{Path(args.dir) / 'source'}/ ({', '.join(names)}); next:\n"
+          f"  cd {args.dir} && nbgrader generate_assignment {names[0]}   # the release, for students\n"
+          f"  puffer-learn grade {Path(args.dir) / 'submitted'} --out grades.csv   # their submissions",
+          file=sys.stderr)
+    print(json.dumps({"course": str(args.dir), "assignments": names}))
+
+
+def cmd_grade(args, extra):
+    """Grades every STUDENT/ASSIGNMENT/*.ipynb under SUBMISSIONS, each in its own sandbox, into a CSV."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from puffer_learn.course import grading, sandbox
+
+    limits = sandbox.Limits(seconds=args.timeout, memory_mb=args.memory)
+    submissions = Path(args.submissions)
+    if not submissions.is_dir():
+        raise UsageError(f"no submissions folder {submissions}: pass a course's submitted/ folder "
+                         f"(STUDENT/ASSIGNMENT/NOTEBOOK.ipynb)")
+    notebooks = grading.submissions_in(submissions)
+    if not notebooks:
+        raise UsageError(f"no notebooks in {submissions}: the layout is STUDENT/ASSIGNMENT/NOTEBOOK.ipynb")
+    found = sandbox.isolation(limits)
+    if found.complete:  # the first line says which isolation is in force, or what is missing
+        print(f"isolation: {found.describe()}; limits per notebook: {limits.describe()}", file=sys.stderr)
+    else:
+        print(f"isolation INCOMPLETE: {'; '.join(found.missing)}", file=sys.stderr)
+    statuses = {}
+    with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                  TimeElapsedColumn(), console=Console(stderr=True)) as bar:
+        task = bar.add_task("", total=len(notebooks))
+
+        def progress(row):
+            statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+            bar.update(task, advance=1, description=f"{row['student']}/{row['assignment']}: {row['status']}")
+
+        rows = grading.grade(submissions, args.out, source=args.source, limits=limits, found=found,
+                             progress=progress)
+    print(f"wrote {args.out}: {len(rows)} notebooks, "
+          + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())), file=sys.stderr)
+    print(json.dumps({"out": str(args.out), "notebooks": len(rows), "statuses": statuses,
+                      "isolation": found.describe(), "missing": found.missing}))
+
+
 def build_parser():
     parser = Parser(prog="puffer-learn", description=__doc__,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -398,6 +449,33 @@ def build_parser():
                         help="also write OUT/ENV.wasm, OUT/player.js and OUT/index.html: the agent "
                              "playing live in a web page (needs pip install ziglang)")
     export.set_defaults(func=cmd_export, prints_json=True)
+
+    course = sub.add_parser("course", parents=[common],
+                            help="write an nbgrader course from the solved lessons (one assignment per lesson)",
+                            description="Writes DIR/nbgrader_config.py and DIR/source/LESSON/LESSON.ipynb for "
+                                        "each solved lesson, with nbgrader cell metadata: solution cells from "
+                                        "the BEGIN SOLUTION markers, a graded test cell (hidden test) per "
+                                        "exercise check, locked cells. Then: cd DIR && nbgrader "
+                                        "generate_assignment LESSON.")
+    course.add_argument("dir")
+    course.add_argument("--lessons", help="the solved lessons' folder (default: ./lessons or the checkout's)")
+    course.add_argument("--only", nargs="+", metavar="LESSON", help="just these lessons, e.g. 00_quickstart")
+    course.set_defaults(func=cmd_course, prints_json=True)
+
+    grade = sub.add_parser("grade", parents=[common],
+                           help="grade a class's notebooks, each in its own sandbox, into a CSV",
+                           description="Runs every SUBMISSIONS/STUDENT/ASSIGNMENT/*.ipynb (nbgrader's "
+                                       "layout: a course's submitted/ folder) in its own temporary folder, "
+                                       "as an unprivileged user with no network, under time, CPU, memory, "
+                                       "file-size and process limits, with its tests restored from the "
+                                       "course's source/; writes one CSV row per notebook. Run it as root "
+                                       "for the full sandbox; its first line says which isolation is in force.")
+    grade.add_argument("submissions")
+    grade.add_argument("--out", required=True, help="the CSV to write")
+    grade.add_argument("--source", help="the course's source/ folder (default: SUBMISSIONS/../source)")
+    grade.add_argument("--timeout", type=positive(float), default=300.0, help="seconds per notebook")
+    grade.add_argument("--memory", type=positive(int), default=4096, help="MB of memory per notebook")
+    grade.set_defaults(func=cmd_grade, prints_json=True)
     return parser
 
 
@@ -414,7 +492,8 @@ def main(argv=None):
             raise
         print(f"error: {one_line(e)}", file=sys.stderr)
         if getattr(args, "prints_json", False):  # the JSON-last-line contract holds for errors too
-            print(json.dumps({"env": args.env, "error": one_line(e)}))
+            named = {"env": args.env} if hasattr(args, "env") else {}
+            print(json.dumps({**named, "error": one_line(e)}))
         sys.exit(exit_code(e))
 
 

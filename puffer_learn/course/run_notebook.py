@@ -1,0 +1,85 @@
+"""Runs one notebook for `puffer-learn grade`, inside its sandbox (sandbox.py).
+
+    python -m puffer_learn.course.run_notebook [--user UID:GID] < notebook.ipynb
+
+Executes the notebook read from stdin in a fresh kernel, in the current
+folder, and reports on stdout, one JSON line per executed code cell
+({"cell": index, "outputs": [...], "execution_count": n}), then
+{"finished": true} or {"kernel_died": "..."}. The grader scores what it
+read, so a cell that never reports (the run was killed) scores nothing.
+
+With --user the runner stays root and only the kernel runs as UID:GID, so
+no student code can touch the runner or what it reports. The kernel talks to the runner over Unix sockets (ZeroMQ's
+ipc transport): the sandbox has no network, not even loopback.
+"""
+import sys
+
+# nbformat's validator imports jsonschema, whose optional IRI format check builds
+# a grammar for 2 s at import; running a notebook never needs it.
+sys.modules.setdefault("rfc3987_syntax", None)
+
+import json  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+
+import nbformat  # noqa: E402
+from jupyter_client.manager import AsyncKernelManager  # noqa: E402
+from nbclient import NotebookClient  # noqa: E402
+from nbclient.exceptions import DeadKernelError  # noqa: E402
+
+CONNECTION_FILE = ".kernel.json"
+
+
+class SandboxKernel(AsyncKernelManager):
+    """This Python's IPython kernel; with a user ("UID:GID"), started as that
+    user (setpriv), with the connection file (just written) handed to it."""
+    user = None
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file]
+        if self.user is None:
+            return kernel
+        uid, gid = (int(x) for x in self.user.split(":"))
+        os.chown(self.connection_file, uid, gid)
+        return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--", *kernel]
+
+
+def death(km):
+    """How the kernel process ended, in words."""
+    process = getattr(km.provisioner, "process", None)
+    code = process.poll() if process is not None else None
+    if code is None:
+        return "the kernel stopped answering"
+    if code < 0:
+        return f"the kernel died ({signal.Signals(-code).name})"
+    return f"the kernel exited with status {code}"
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    user = argv[argv.index("--user") + 1] if "--user" in argv else None
+    report_to = os.fdopen(os.dup(1), "w")  # the report channel, ours alone
+    os.dup2(2, 1)  # anything else writing to stdout (the kernel's C code) lands on stderr
+    nb = nbformat.reads(sys.stdin.read(), as_version=4)
+
+    def report(**line):
+        report_to.write(json.dumps(line) + "\n")
+        report_to.flush()
+
+    km = SandboxKernel(transport="ipc", ip=os.path.abspath(".kernel"),
+                       connection_file=os.path.abspath(CONNECTION_FILE))
+    km.user = user
+    client = NotebookClient(
+        nb, km=km, timeout=None, allow_errors=True, resources={"metadata": {"path": os.getcwd()}},
+        on_cell_executed=lambda cell, cell_index, execute_reply: report(
+            cell=cell_index, outputs=cell.outputs, execution_count=cell.execution_count))
+    try:
+        client.execute()
+    except DeadKernelError:
+        report(kernel_died=death(km))
+    else:
+        report(finished=True)
+
+
+if __name__ == "__main__":
+    main()
