@@ -12,7 +12,7 @@ The package in layers, each importing only from the ones above it here:
     cenv/       build C envs (cffi), step them (VecEnv and its backends), render frames
     training/   settings, policies, the PPO trainer, checkpoints, evaluation, sweeps
     export/     a trained policy as C: the weight file, the standalone program, the web page
-    course/     lesson tooling: student C checks, experiments, the docs' lesson copies
+    course/     lesson tooling: student C checks, experiments, the docs' lesson copies, nbgrader, grading
     cli.py      the puffer-learn command, on top of all of them
 """
 import os

@@ -165,3 +165,15 @@ def test_two_students_on_the_class_hub(hub):
                           "ex.solve_step.require(steps_to_solve)  # one line if exercise 2 is not done": "ExerciseNotDone"}, (name, errors)
         trained = next(k for k, source in enumerate(code) if "dash.train(" in source)
         assert results[trained][1] > 0  # the dashboard showed the run
+
+
+def test_binder_folder():
+    """binder/: the C toolchain, the package with the torch pin of constraints.txt, a postBuild that compiles."""
+    requirements = (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+    pin = next(line for line in (ROOT / "constraints.txt").read_text().splitlines() if line.startswith("torch=="))
+    assert pin in requirements and "-e ." in requirements and "-c ../constraints.txt" in requirements
+    assert "build-essential" in (ROOT / "binder" / "apt.txt").read_text().split()
+    post_build = ROOT / "binder" / "postBuild"
+    assert os.access(post_build, os.X_OK)
+    subprocess.run(["bash", "-n", str(post_build)], check=True)
+    assert "puffer_learn.make(env) for env in puffer_learn.packaged_envs()" in post_build.read_text()
