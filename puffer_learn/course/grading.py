@@ -16,8 +16,6 @@ the batch.
 import csv
 import os
 import shutil
-import sys
-import tempfile
 from pathlib import Path
 
 import nbformat
@@ -119,18 +117,17 @@ def grade_one(student, assignment, path, source_dir, found, limits, hide):
     except Exception as error:  # not a notebook (or not one of ours): say so, go on
         return {**row, "status": "not graded", "reason": f"unreadable notebook: {type(error).__name__}: {error}",
                 "total": 0.0, "max_total": sum(p for _, p in graded_cells(master))}
-    work = Path(tempfile.mkdtemp(prefix="puffer-grade-"))
+    work = sandbox.make_folder(found)
     try:
         for item in path.parent.iterdir():  # the notebook's folder, links kept as links (never followed)
             if item.is_dir() and not item.is_symlink():
                 shutil.copytree(item, work / item.name, symlinks=True)
             else:
                 shutil.copy2(item, work / item.name, follow_symlinks=False)
-        if found.user:
+        if found.user:  # the student's files become the sandbox user's, and only theirs
             for folder, dirs, files in os.walk(work):
                 for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
                     os.lchown(name, found.user[1], found.user[2])
-            os.chmod(work, 0o700)
         run = sandbox.run(nbformat.writes(nb), work, found, limits, hide)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -170,12 +167,8 @@ def grade(submissions, out, source=None, limits=None, found=None, progress=None)
 
 def hidden_folders(submissions, source):
     """The course folders a notebook must not see: the other students' work and
-    the source with its hidden tests (never one holding the Python, the package
-    or the temporary folders the notebooks run in)."""
-    course = {source.parent} if source.parent == submissions.parent else set()
-    keep = [Path(sys.prefix).resolve(), Path(tempfile.gettempdir()).resolve(), Path(__file__).resolve().parents[2]]
-    folders = [p for p in {submissions, source} | course if not any(k.is_relative_to(p) for k in keep)]
-    return sorted(p for p in folders if not any(p != q and p.is_relative_to(q) for q in folders))  # outermost
+    the source with its hidden tests (the whole course folder when it holds both)."""
+    return [submissions.parent] if source.parent == submissions.parent else [submissions, source]
 
 
 def write_csv(rows, out):

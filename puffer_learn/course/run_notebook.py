@@ -1,6 +1,7 @@
 """Runs one notebook for `puffer-learn grade`, inside its sandbox (sandbox.py).
 
-    python -m puffer_learn.course.run_notebook [--user UID:GID] < notebook.ipynb
+    python -m puffer_learn.course.run_notebook [--user UID:GID]
+        [--enter WORK --hide FOLDER... --expose PATH...] < notebook.ipynb
 
 Executes the notebook read from stdin in a fresh kernel, in the current
 folder, and reports on stdout, one JSON line per executed code cell
@@ -8,9 +9,11 @@ folder, and reports on stdout, one JSON line per executed code cell
 {"finished": true} or {"kernel_died": "..."}. The grader scores what it
 read, so a cell that never reports (the run was killed) scores nothing.
 
-With --user the runner stays root and only the kernel runs as UID:GID, so
-no student code can touch the runner or what it reports. The kernel talks to the runner over Unix sockets (ZeroMQ's
-ipc transport): the sandbox has no network, not even loopback.
+--enter: first set up the sandbox's files, as root in a fresh mount
+namespace (enter_sandbox). With --user the runner stays root and only the
+kernel runs as UID:GID, so no student code can touch the runner or what it
+reports. The kernel talks to the runner over Unix sockets (ZeroMQ's ipc
+transport): the sandbox has no network, not even loopback.
 """
 import sys
 
@@ -18,9 +21,12 @@ import sys
 # a grammar for 2 s at import; running a notebook never needs it.
 sys.modules.setdefault("rfc3987_syntax", None)
 
+import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
+import subprocess  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import nbformat  # noqa: E402
 from jupyter_client.manager import AsyncKernelManager  # noqa: E402
@@ -28,6 +34,42 @@ from nbclient import NotebookClient  # noqa: E402
 from nbclient.exceptions import DeadKernelError  # noqa: E402
 
 CONNECTION_FILE = ".kernel.json"
+PRIVATE = ["/var/tmp", "/dev/shm", "/run/lock"]  # world-writable: an empty tmpfs each
+
+
+def mount(*args):
+    done = subprocess.run(["mount", *map(str, args)], capture_output=True, text=True)
+    if done.returncode:
+        raise OSError(f"mount {' '.join(map(str, args))}: {done.stderr.strip()}")
+
+
+def enter_sandbox(work, hide, expose):
+    """As root in a fresh mount namespace: each folder in `hide` becomes an
+    empty tmpfs that only root may write, except the paths in `expose` inside
+    them (this Python, the package), bound back read-only; the notebook's folder `work`
+    becomes /tmp, and the world-writable folders empty and private."""
+    stage = Path(work) / ".expose"
+    staged = []
+    for k, path in enumerate(expose):  # reachable through `work` while their folder is hidden
+        (stage / str(k)).mkdir(parents=True)
+        mount("--bind", path, stage / str(k))
+        staged.append((stage / str(k), Path(path)))
+    for folder in hide:
+        mount("-t", "tmpfs", "-o", "size=1m,mode=755", "tmpfs", folder)
+    for source, path in staged:
+        path.mkdir(parents=True, exist_ok=True)  # inside the hiding tmpfs
+        mount("--bind", source, path)
+        mount("-o", "remount,bind,ro", path)
+        subprocess.run(["umount", "-l", str(source)], check=True)
+    if stage.exists():
+        for k in range(len(staged)):
+            (stage / str(k)).rmdir()
+        stage.rmdir()
+    mount("--bind", work, "/tmp")
+    for folder in PRIVATE:
+        if os.path.isdir(folder):
+            mount("-t", "tmpfs", "-o", "size=64m,mode=1777", "tmpfs", folder)
+    os.chdir("/tmp")
 
 
 class SandboxKernel(AsyncKernelManager):
@@ -56,10 +98,16 @@ def death(km):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    user = argv[argv.index("--user") + 1] if "--user" in argv else None
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--user", help="UID:GID the kernel runs as")
+    parser.add_argument("--enter", metavar="WORK", help="set up the sandbox around this folder first")
+    parser.add_argument("--hide", nargs="*", default=[])
+    parser.add_argument("--expose", nargs="*", default=[])
+    args = parser.parse_args(argv)
     report_to = os.fdopen(os.dup(1), "w")  # the report channel, ours alone
     os.dup2(2, 1)  # anything else writing to stdout (the kernel's C code) lands on stderr
+    if args.enter:
+        enter_sandbox(args.enter, args.hide, args.expose)
     nb = nbformat.reads(sys.stdin.read(), as_version=4)
 
     def report(**line):
@@ -68,7 +116,7 @@ def main(argv=None):
 
     km = SandboxKernel(transport="ipc", ip=os.path.abspath(".kernel"),
                        connection_file=os.path.abspath(CONNECTION_FILE))
-    km.user = user
+    km.user = args.user
     client = NotebookClient(
         nb, km=km, timeout=None, allow_errors=True, resources={"metadata": {"path": os.getcwd()}},
         on_cell_executed=lambda cell, cell_index, execute_reply: report(

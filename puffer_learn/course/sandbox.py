@@ -25,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,20 +33,6 @@ from pathlib import Path
 
 USER = "puffer-grader"
 NAMESPACES = ["--pid", "--fork", "--kill-child", "--mount-proc", "--net", "--mount", "--propagation", "private"]
-# Run in the new namespaces, as root there: the folders named before "--" are hidden,
-# the notebook's folder becomes /tmp, the world-writable folders turn empty and private.
-MOUNTS = """set -e
-work=$1; shift
-while [ "$1" != "--" ]; do mount -t tmpfs -o size=1m,mode=755 tmpfs "$1"; shift; done; shift
-mount --bind "$work" /tmp
-for d in /var/tmp /dev/shm /run/lock; do
-    if [ -d "$d" ]; then mount -t tmpfs -o size=64m,mode=1777 tmpfs "$d"; fi
-done
-cd /tmp
-exec "$@"
-"""
-
-
 @dataclass
 class Limits:
     seconds: float = 300.0  # wall time per notebook
@@ -101,7 +88,7 @@ def isolation(limits):
     if not root:
         found.missing.append("no memory limit (a memory cgroup needs root)")
     if found.user and found.unshare:
-        _check_user_runs_python(found)
+        _probe(found, limits)
     return found
 
 
@@ -142,17 +129,57 @@ def _memory_cgroup(missing):
     return parent, is_v1
 
 
-def _check_user_runs_python(found):
-    """The sandbox user must be able to run this Python and import the grader."""
-    name, uid, gid = found.user
-    check = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", sys.executable,
-                            "-c", "import puffer_learn.course.run_notebook"], capture_output=True, text=True,
-                           cwd="/", env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"})
-    if check.returncode:
-        why = (check.stderr.strip().splitlines() or ["?"])[-1]
-        found.missing.append(f"the user {name} cannot run {sys.executable} ({why}): install Python and "
-                             f"puffer_learn where other users can read them; the kernel runs as you instead")
+def _probe(found, limits):
+    """Runs a one-cell notebook in the sandbox: the sandbox user must be able to
+    run this Python and import the grader (a Python under the grader's home is
+    bound into the sandbox, see outermost_hidden)."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(cells=[new_code_cell("import os, puffer_learn.course.run_notebook\nprint(os.getuid())")])
+    work = make_folder(found)
+    try:
+        done = run(nbformat.writes(nb), work, found, Limits(seconds=120, memory_mb=limits.memory_mb))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    printed = [o.get("text", "") for r in done.reports if r.get("cell") == 0 for o in r["outputs"]]
+    if printed != [f"{found.user[1]}\n"]:
+        why = " | ".join(done.stderr.strip().splitlines()[-2:]) or f"it printed {printed}"
+        found.missing.append(f"a notebook cannot run as {found.user[0]} in the sandbox ({why}); its kernel "
+                             f"runs as {pwd.getpwuid(os.geteuid()).pw_name} instead")
         found.user = None
+
+
+def make_folder(found):
+    """A fresh temporary folder for one notebook, owned by the sandbox user."""
+    work = Path(tempfile.mkdtemp(prefix="puffer-grade-"))
+    if found.user:
+        os.chown(work, found.user[1], found.user[2])
+    return work
+
+
+def needed_paths():
+    """What a kernel must read: this Python, its packages and puffer_learn's source."""
+    import puffer_learn
+
+    paths = [sys.base_prefix, sys.prefix, Path(sys.executable).resolve().parent.parent,
+             Path(puffer_learn.__file__).resolve().parents[1], *(p for p in sys.path if p)]
+    return [Path(p).resolve() for p in paths if Path(p).is_dir()]
+
+
+def outermost(paths):
+    paths = set(paths)
+    return sorted(p for p in paths if not any(p != q and p.is_relative_to(q) for q in paths))
+
+
+def hidden_and_exposed(hide):
+    """The folders to hide (the course's, and the grader's home) and the paths
+    inside them that must stay readable (needed_paths), each list outermost first."""
+    keep_visible = Path(tempfile.gettempdir()).resolve()  # the notebooks' own folders live there
+    hidden = outermost(p for p in [*map(Path, hide), Path.home().resolve()]
+                       if p.is_dir() and not keep_visible.is_relative_to(p))
+    exposed = outermost(p for p in needed_paths() if any(p.is_relative_to(h) for h in hidden))
+    return hidden, exposed
 
 
 @dataclass
@@ -179,12 +206,12 @@ def run(notebook_text, work, found, limits, hide=()):
     runner = [sys.executable, "-m", "puffer_learn.course.run_notebook"]
     if found.user:
         runner += ["--user", f"{found.user[1]}:{found.user[2]}"]
+    home = "/tmp" if found.unshare else str(work)  # the folder is /tmp inside the namespaces
     if found.unshare:
-        home = "/tmp"
-        cmd = ["unshare", *found.unshare, "--", "sh", "-c", MOUNTS, "sh", str(work),
-               *[str(h) for h in hide], "--", *runner]
+        hidden, exposed = hidden_and_exposed(hide)
+        cmd = ["unshare", *found.unshare, "--", *runner, "--enter", str(work),
+               "--hide", *map(str, hidden), "--expose", *map(str, exposed)]
     else:
-        home = str(work)
         cmd = runner
     env.update(HOME=home, TMPDIR=home, IPYTHONDIR=f"{home}/.ipython", PUFFER_LEARN_CACHE=f"{home}/.cache/puffer_learn")
     (Path(work) / ".ipython").mkdir(exist_ok=True)
