@@ -333,14 +333,8 @@ def cmd_grade(args, extra):
 
     from puffer_learn.course import grading, sandbox
 
+    notebooks, _ = grading.class_to_grade(args.submissions, args.source)  # before setting up the sandbox
     limits = sandbox.Limits(seconds=args.timeout, memory_mb=args.memory)
-    submissions = Path(args.submissions)
-    if not submissions.is_dir():
-        raise UsageError(f"no submissions folder {submissions}: pass a course's submitted/ folder "
-                         f"(STUDENT/ASSIGNMENT/NOTEBOOK.ipynb)")
-    notebooks = grading.submissions_in(submissions)
-    if not notebooks:
-        raise UsageError(f"no notebooks in {submissions}: the layout is STUDENT/ASSIGNMENT/NOTEBOOK.ipynb")
     found = sandbox.isolation(limits)
     if found.complete:  # the first line says which isolation is in force, or what is missing
         print(f"isolation: {found.describe()}; limits per notebook: {limits.describe()}", file=sys.stderr)
@@ -355,8 +349,7 @@ def cmd_grade(args, extra):
             statuses[row["status"]] = statuses.get(row["status"], 0) + 1
             bar.update(task, advance=1, description=f"{row['student']}/{row['assignment']}: {row['status']}")
 
-        rows = grading.grade(submissions, args.out, source=args.source, limits=limits, found=found,
-                             progress=progress)
+        rows = grading.grade(args.submissions, args.out, args.source, limits, found, progress)
     print(f"wrote {args.out}: {len(rows)} notebooks, "
           + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())), file=sys.stderr)
     print(json.dumps({"out": str(args.out), "notebooks": len(rows), "statuses": statuses,
@@ -452,11 +445,9 @@ def build_parser():
 
     course = sub.add_parser("course", parents=[common],
                             help="write an nbgrader course from the solved lessons (one assignment per lesson)",
-                            description="Writes DIR/nbgrader_config.py and DIR/source/LESSON/LESSON.ipynb for "
-                                        "each solved lesson, with nbgrader cell metadata: solution cells from "
-                                        "the BEGIN SOLUTION markers, a graded test cell (hidden test) per "
-                                        "exercise check, locked cells. Then: cd DIR && nbgrader "
-                                        "generate_assignment LESSON.")
+                            description="Writes DIR/nbgrader_config.py and DIR/source/LESSON/LESSON.ipynb "
+                                        "with nbgrader's cell metadata for each solved lesson; then: cd DIR "
+                                        "&& nbgrader generate_assignment LESSON.")
     course.add_argument("dir")
     course.add_argument("--lessons", help="the solved lessons' folder (default: ./lessons or the checkout's)")
     course.add_argument("--only", nargs="+", metavar="LESSON", help="just these lessons, e.g. 00_quickstart")
@@ -464,12 +455,10 @@ def build_parser():
 
     grade = sub.add_parser("grade", parents=[common],
                            help="grade a class's notebooks, each in its own sandbox, into a CSV",
-                           description="Runs every SUBMISSIONS/STUDENT/ASSIGNMENT/*.ipynb (nbgrader's "
-                                       "layout: a course's submitted/ folder) in its own temporary folder, "
-                                       "as an unprivileged user with no network, under time, CPU, memory, "
-                                       "file-size and process limits, with its tests restored from the "
-                                       "course's source/; writes one CSV row per notebook. Run it as root "
-                                       "for the full sandbox; its first line says which isolation is in force.")
+                           description="Runs every SUBMISSIONS/STUDENT/ASSIGNMENT/*.ipynb (a course's "
+                                       "submitted/) with its tests restored from source/, each in its own "
+                                       "sandbox, and writes one CSV row per notebook. As root the sandbox "
+                                       "is complete; the first line says which isolation is in force.")
     grade.add_argument("submissions")
     grade.add_argument("--out", required=True, help="the CSV to write")
     grade.add_argument("--source", help="the course's source/ folder (default: SUBMISSIONS/../source)")

@@ -179,3 +179,17 @@ def test_a_class_with_hostile_submissions(tmp_path, isolation_or_skip):
     seconds = [float(row["seconds"]) for row in rows.values()]
     assert max(seconds) <= LIMIT_S + 1
     assert wall <= sum(seconds) + 3 * len(rows) + 30, (wall, sum(seconds))
+
+
+def test_grade_names_a_missing_folder_before_any_sandbox(tmp_path, capsys):
+    from puffer_learn import cli
+
+    (tmp_path / "submitted" / "ada" / "squares").mkdir(parents=True)
+    for argv, words in ((["grade", str(tmp_path / "nope"), "--out", "g.csv"], "no submissions folder"),
+                        (["grade", str(tmp_path / "submitted"), "--out", "g.csv"], "no source folder"),
+                        (["grade", str(tmp_path / "submitted"), "--out", "g.csv", "--source", str(tmp_path)],
+                         "no notebooks in")):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(argv)
+        err = capsys.readouterr().err.strip()
+        assert exit_info.value.code == 2 and err.startswith("error: ") and words in err, err

@@ -91,3 +91,13 @@ def test_autograde_solved_untouched_and_half_done(released, lesson):
     assert points["solved"] == cells and sum(cells.values()) == len(cells)  # 1 point per exercise
     assert points["untouched"] == dict.fromkeys(cells, 0.0)
     assert points["half_done"] == pytest.approx(HALF_DONE[lesson][1])
+
+
+def test_budget_shrinks_training_only_while_grading(monkeypatch):
+    from puffer_learn.course.grading_mode import GRADING_BUDGET, budget
+
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert budget() == {} and budget(total_timesteps=400_000, eval_episodes=10) == {"total_timesteps": 400_000,
+                                                                                   "eval_episodes": 10}
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert budget(total_timesteps=400_000, time_limit=0) == {"time_limit": 0, **GRADING_BUDGET}

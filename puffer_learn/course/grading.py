@@ -140,19 +140,32 @@ def grade_one(student, assignment, path, source_dir, found, limits, hide):
             "isolation": found.describe(), **points}
 
 
+def class_to_grade(submissions, source=None):
+    """([(student, assignment, notebook path)], the course's source folder);
+    raises FileNotFoundError naming what is missing."""
+    submissions = Path(submissions).resolve()
+    if not submissions.is_dir():
+        raise FileNotFoundError(f"no submissions folder {submissions}: pass a course's submitted/ folder")
+    source = Path(source).resolve() if source else submissions.parent / "source"
+    if not source.is_dir():
+        raise FileNotFoundError(f"no source folder {source} (the course's source/, with the graded "
+                                f"notebooks): pass --source COURSE/source")
+    notebooks = submissions_in(submissions)
+    if not notebooks:
+        raise FileNotFoundError(f"no notebooks in {submissions}: the layout is STUDENT/ASSIGNMENT/NOTEBOOK.ipynb")
+    return notebooks, source
+
+
 def grade(submissions, out, source=None, limits=None, found=None, progress=None):
     """Grades every notebook under `submissions` into the CSV `out`; returns the rows.
     progress(row) is called after each notebook."""
+    notebooks, source = class_to_grade(submissions, source)
     submissions = Path(submissions).resolve()
-    source = Path(source).resolve() if source else submissions.parent / "source"
-    if not source.is_dir():
-        raise FileNotFoundError(f"no source folder {source} (the course's source/ with the graded "
-                                f"notebooks): pass --source COURSE/source")
     limits = limits or sandbox.Limits()
     found = found or sandbox.isolation(limits)
     hide = hidden_folders(submissions, source)
     rows = []
-    for student, assignment, path in submissions_in(submissions):
+    for student, assignment, path in notebooks:
         try:
             row = grade_one(student, assignment, path, source, found, limits, hide)
         except Exception as error:  # a fault of ours must not stop the class either

@@ -33,6 +33,8 @@ from pathlib import Path
 
 USER = "puffer-grader"
 NAMESPACES = ["--pid", "--fork", "--kill-child", "--mount-proc", "--net", "--mount", "--propagation", "private"]
+
+
 @dataclass
 class Limits:
     seconds: float = 300.0  # wall time per notebook
@@ -82,8 +84,8 @@ def isolation(limits):
         found.unshare = flags
     else:
         why = probe.stderr.strip().splitlines()[-1] if probe is not None and probe.stderr.strip() else "no unshare"
-        found.missing.append(f"no namespaces ({why}): the network is reachable, /tmp is shared and "
-                             f"stray processes are found by user only")
+        found.missing.append(f"no namespaces ({why}): notebooks can reach the network and the shared /tmp, "
+                             f"and only their process group (as root: their user's processes) is killed")
     found.cgroup, found.cgroup_v1 = _memory_cgroup(found.missing) if root else (None, False)
     if not root:
         found.missing.append("no memory limit (a memory cgroup needs root)")
@@ -132,7 +134,7 @@ def _memory_cgroup(missing):
 def _probe(found, limits):
     """Runs a one-cell notebook in the sandbox: the sandbox user must be able to
     run this Python and import the grader (a Python under the grader's home is
-    bound into the sandbox, see outermost_hidden)."""
+    bound into the sandbox: hidden_and_exposed)."""
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
