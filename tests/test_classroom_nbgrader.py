@@ -101,3 +101,19 @@ def test_budget_shrinks_training_only_while_grading(monkeypatch):
                                                                                    "eval_episodes": 10}
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     assert budget(total_timesteps=400_000, time_limit=0) == {"time_limit": 0, **GRADING_BUDGET}
+
+
+def test_course_copies_the_c_files_a_lesson_keeps_beside_it(tmp_path):
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from puffer_learn.course.nbgrader_course import write_course
+
+    lessons = tmp_path / "lessons"
+    (lessons / "envs").mkdir(parents=True)
+    (lessons / "envs" / "my_env.h").write_text("// the lesson's env\n")
+    nb = new_notebook(cells=[new_code_cell('env = puffer_learn.make("envs/my_env.h")'),
+                             new_code_cell('fn = compile_c(SOURCE, DECLARATIONS, "scratch.c")')])
+    nbformat.write(nb, lessons / "03_mine.ipynb")
+    assert write_course(tmp_path / "course", lessons) == ["03_mine"]
+    assert (tmp_path / "course" / "source" / "03_mine" / "envs" / "my_env.h").read_text() == "// the lesson's env\n"
+    assert not (tmp_path / "course" / "source" / "03_mine" / "scratch.c").exists()  # a name, not a file

@@ -32,6 +32,7 @@ from puffer_learn.course.markers import has_solution
 
 POINTS = 1  # per exercise; with parts, a share of it
 CHECK = re.compile(r"ex\.(?P<name>\w+)\.check\((?P<answer>.+)\)")
+USES_EXERCISES = re.compile(r"\bex\.")
 LOCAL_FILE = re.compile(r"""["']([\w./-]+\.[ch])["']""")
 CONFIG = '''"""nbgrader's settings for the puffer_learn course (written by `puffer-learn course`).
 Run nbgrader in this folder with the Python that has puffer_learn installed."""
@@ -94,7 +95,7 @@ def course_notebook(path):
             cell.source = (f"{cell.source.rstrip()}\n### BEGIN HIDDEN TESTS\n"
                            f"ex.{name}.points({answer}, out_of={POINTS})\n### END HIDDEN TESTS")
             _nbgrader(cell, unique(name), grade=True, locked=True, points=POINTS)
-        elif cell.cell_type == "markdown" or "setup" in tags or "ex." in cell.source:
+        elif cell.cell_type == "markdown" or "setup" in tags or USES_EXERCISES.search(cell.source):
             _nbgrader(cell, unique(f"locked_{k}"), locked=True)
         cells.append(cell)
     nb.cells = cells

@@ -9,11 +9,12 @@ folder, and reports on stdout, one JSON line per executed code cell
 {"finished": true} or {"kernel_died": "..."}. The grader scores what it
 read, so a cell that never reports (the run was killed) scores nothing.
 
---enter: first set up the sandbox's files, as root in a fresh mount
-namespace (enter_sandbox). With --user the runner stays root and only the
+--enter: first set up the sandbox (enter_sandbox), as root in fresh mount
+and network namespaces. With --user the runner stays root and only the
 kernel runs as UID:GID, so no student code can touch the runner or what it
-reports. The kernel talks to the runner over Unix sockets (ZeroMQ's ipc
-transport): the sandbox has no network, not even loopback.
+reports. The kernel talks to the runner over the namespace's own loopback:
+the sandbox has no other network. Root never follows a path the student
+controls: the connection file is made fresh before any student code runs.
 """
 import sys
 
@@ -22,13 +23,18 @@ import sys
 sys.modules.setdefault("rfc3987_syntax", None)
 
 import argparse  # noqa: E402
+import fcntl  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
+import socket  # noqa: E402
+import struct  # noqa: E402
 import subprocess  # noqa: E402
+import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import nbformat  # noqa: E402
+from jupyter_client.kernelspec import KernelSpec  # noqa: E402
 from jupyter_client.manager import AsyncKernelManager  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 from nbclient.exceptions import DeadKernelError  # noqa: E402
@@ -44,14 +50,15 @@ def mount(*args):
 
 
 def enter_sandbox(work, hide, expose):
-    """As root in a fresh mount namespace: each folder in `hide` becomes an
-    empty tmpfs that only root may write, except the paths in `expose` inside
-    them (this Python, the package), bound back read-only; the notebook's folder `work`
-    becomes /tmp, and the world-writable folders empty and private."""
-    stage = Path(work) / ".expose"
+    """As root in fresh mount and network namespaces: each folder in `hide`
+    becomes an empty tmpfs only root may write, except the paths in `expose`
+    inside them (this Python, the package), bound back read-only; the
+    notebook's folder `work` becomes /tmp, the world-writable folders empty
+    and private; the loopback comes up."""
+    stage = Path(tempfile.mkdtemp(dir=work))  # fresh and root's: nothing of the student's is followed
     staged = []
-    for k, path in enumerate(expose):  # reachable through `work` while their folder is hidden
-        (stage / str(k)).mkdir(parents=True)
+    for k, path in enumerate(expose):  # reachable through `stage` while their folder is hidden
+        (stage / str(k)).mkdir()
         mount("--bind", path, stage / str(k))
         staged.append((stage / str(k), Path(path)))
     for folder in hide:
@@ -61,21 +68,34 @@ def enter_sandbox(work, hide, expose):
         mount("--bind", source, path)
         mount("-o", "remount,bind,ro", path)
         subprocess.run(["umount", "-l", str(source)], check=True)
-    if stage.exists():
-        for k in range(len(staged)):
-            (stage / str(k)).rmdir()
-        stage.rmdir()
+        source.rmdir()
+    stage.rmdir()
     mount("--bind", work, "/tmp")
     for folder in PRIVATE:
         if os.path.isdir(folder):
             mount("-t", "tmpfs", "-o", "size=64m,mode=1777", "tmpfs", folder)
     os.chdir("/tmp")
+    loopback_up()
+
+
+def loopback_up():
+    """`ip link set lo up`, without needing iproute2: the kernel's ports live there."""
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        flags = struct.unpack("16sH14s", fcntl.ioctl(s, siocgifflags, struct.pack("16sH14s", b"lo", 0, b"")))[1]
+        fcntl.ioctl(s, siocsifflags, struct.pack("16sH14s", b"lo", flags | iff_up, b""))
 
 
 class SandboxKernel(AsyncKernelManager):
     """This Python's IPython kernel; with a user ("UID:GID"), started as that
-    user (setpriv), with the connection file (just written) handed to it."""
+    user (setpriv), with the connection file (just written) handed to it.
+    Its spec is built here, not looked up: the lookup would make ~/.ipython as root."""
     user = None
+
+    @property
+    def kernel_spec(self):
+        return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                          display_name="Python 3", language="python", name="python3")
 
     def format_kernel_cmd(self, extra_arguments=None):
         kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", self.connection_file]
@@ -114,8 +134,10 @@ def main(argv=None):
         report_to.write(json.dumps(line) + "\n")
         report_to.flush()
 
-    km = SandboxKernel(transport="ipc", ip=os.path.abspath(".kernel"),
-                       connection_file=os.path.abspath(CONNECTION_FILE))
+    connection_file = os.path.abspath(CONNECTION_FILE)
+    if os.path.lexists(connection_file):  # the submission's own file of that name (or a link): never written through
+        os.unlink(connection_file)
+    km = SandboxKernel(connection_file=connection_file)
     km.user = args.user
     client = NotebookClient(
         nb, km=km, timeout=None, allow_errors=True, resources={"metadata": {"path": os.getcwd()}},
@@ -125,6 +147,8 @@ def main(argv=None):
         client.execute()
     except DeadKernelError:
         report(kernel_died=death(km))
+    except Exception as error:  # the kernel never came up (a broken .ipython folder in the submission, ...)
+        report(kernel_died=f"the kernel failed: {type(error).__name__}: {error}"[:300])
     else:
         report(finished=True)
 

@@ -6,8 +6,8 @@ As root (CI, a grading server), each notebook runs
     the course folder is hidden (a mount namespace);
   - with its kernel as the unprivileged user puffer-grader (created if
     missing): the grader's home, the course and the project are not writable;
-  - with no network, not even loopback (a network namespace; the kernel talks
-    to the runner over Unix sockets);
+  - with no network but its own loopback (a network namespace, where the
+    kernel talks to the runner);
   - in a process namespace: when its first process ends or is killed at the
     time limit, the kernel kills every process left in it;
   - under a memory cgroup (resident memory, so the AddressSanitizer smoke run
@@ -18,6 +18,7 @@ Where part of it cannot be set up (not root, no cgroup, no namespaces),
 Isolation.missing says what, and `grade` prints it on its first line.
 """
 import collections
+import json
 import os
 import pwd
 import resource
@@ -199,8 +200,6 @@ def run(notebook_text, work, found, limits, hide=()):
     """Runs a notebook (its JSON text) in the folder `work`, sandboxed as
     `found` allows, within `limits`. The folder must already belong to the
     sandbox user. Returns a Run."""
-    import json
-
     cgroup = _make_cgroup(found, limits)
     env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}/usr/bin{os.pathsep}/bin",
            "NBGRADER_EXECUTION": "autograde", "MPLBACKEND": "Agg", "LANG": "C.UTF-8",
@@ -215,10 +214,7 @@ def run(notebook_text, work, found, limits, hide=()):
                "--hide", *map(str, hidden), "--expose", *map(str, exposed)]
     else:
         cmd = runner
-    env.update(HOME=home, TMPDIR=home, IPYTHONDIR=f"{home}/.ipython", PUFFER_LEARN_CACHE=f"{home}/.cache/puffer_learn")
-    (Path(work) / ".ipython").mkdir(exist_ok=True)
-    if found.user:
-        os.chown(Path(work) / ".ipython", found.user[1], found.user[2])
+    env.update(HOME=home, TMPDIR=home, PUFFER_LEARN_CACHE=f"{home}/.cache/puffer_learn")
 
     def limit_child():  # in the child, before exec
         cpu = int(2 * limits.seconds) + 1
