@@ -9,7 +9,6 @@ releases zero and a half-done one exactly the points of what it completed
 bench/autograde_lessons.py, outside CI."""
 import json
 import re
-import sys
 
 import nbformat
 import pytest
