@@ -16,28 +16,20 @@ reports. The kernel talks to the runner over the namespace's own loopback:
 the sandbox has no other network. Root never follows a path the student
 controls: the connection file is made fresh before any student code runs.
 """
+import argparse
+import fcntl
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
-# nbformat's validator imports jsonschema, whose optional IRI format check builds
-# a grammar for 2 s at import; running a notebook never needs it.
-sys.modules.setdefault("rfc3987_syntax", None)
-
-import argparse  # noqa: E402
-import fcntl  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import struct  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import nbformat  # noqa: E402
-from jupyter_client.kernelspec import KernelSpec  # noqa: E402
-from jupyter_client.manager import AsyncKernelManager  # noqa: E402
-from nbclient import NotebookClient  # noqa: E402
-from nbclient.exceptions import DeadKernelError  # noqa: E402
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.manager import AsyncKernelManager
 
 CONNECTION_FILE = ".kernel.json"
 PRIVATE = ["/var/tmp", "/dev/shm", "/run/lock"]  # world-writable: an empty tmpfs each
@@ -124,6 +116,13 @@ def main(argv=None):
     parser.add_argument("--hide", nargs="*", default=[])
     parser.add_argument("--expose", nargs="*", default=[])
     args = parser.parse_args(argv)
+    # nbformat's validator imports jsonschema, whose optional IRI format check builds
+    # a grammar for 2 s at import; running a notebook never needs it.
+    sys.modules.setdefault("rfc3987_syntax", None)
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
     report_to = os.fdopen(os.dup(1), "w")  # the report channel, ours alone
     os.dup2(2, 1)  # anything else writing to stdout (the kernel's C code) lands on stderr
     if args.enter:
