@@ -143,7 +143,8 @@ def test_two_students_on_the_class_hub(hub):
         mine = hub["homes"] / name / "lessons" / "00_quickstart.ipynb"
         assert mine.read_text() == lesson.read_text()
     edited = hub["api"].get(f"{url}/user/ana/api/contents/lessons/00_quickstart.ipynb", timeout=10).json()
-    edited["content"]["cells"][7]["source"] = "MY_GUESS = 42.0"
+    guess = next(c for c in edited["content"]["cells"] if c["source"].startswith("MY_GUESS ="))
+    guess["source"] = "MY_GUESS = 42.0"
     saved = hub["api"].put(f"{url}/user/ana/api/contents/lessons/00_quickstart.ipynb", timeout=10,
                            json={"type": "notebook", "content": edited["content"]})
     assert saved.status_code == 200, saved.text
@@ -158,11 +159,14 @@ def test_two_students_on_the_class_hub(hub):
     async def both():
         return await asyncio.gather(*(run_notebook(hub, name, code) for name in STUDENTS))
 
+    # the only cells that may fail: the trained agent's assert (a short run) and exercise 2's require (not done)
+    expected = {k: "AssertionError" for k, source in enumerate(code) if 'assert run["ratio"] >= 0.9' in source}
+    expected |= {k: "ExerciseNotDone" for k, source in enumerate(code) if "ex.solve_step.require(" in source}
+    assert len(expected) == 2
     for name, results in zip(STUDENTS, asyncio.run(both())):
         assert len(results) == len(code)
-        errors = {source.splitlines()[0]: error for source, (error, _) in zip(code, results) if error}
-        assert errors == {'print(f"score {run[\'score\']:.2f} vs baseline {run[\'baseline_score\']:.2f}: ratio {run[\'ratio\']:.2f} "': "AssertionError",
-                          "ex.solve_step.require(steps_to_solve)  # one line if exercise 2 is not done": "ExerciseNotDone"}, (name, errors)
+        errors = {k: error for k, (error, _) in enumerate(results) if error}
+        assert errors == expected, (name, {k: (error, code[k].splitlines()[0]) for k, error in errors.items()})
         trained = next(k for k, source in enumerate(code) if "dash.train(" in source)
         assert results[trained][1] > 0  # the dashboard showed the run
 
