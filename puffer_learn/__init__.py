@@ -12,7 +12,7 @@ The package in layers, each importing only from the ones above it here:
     cenv/       build C envs (cffi), step them (VecEnv and its backends), render frames
     training/   settings, policies, the PPO trainer, checkpoints, evaluation, sweeps
     export/     a trained policy as C: the weight file, the standalone program, the web page
-    course/     lesson tooling: student C checks, experiments, the docs' lesson copies
+    course/     lesson tooling: student C checks, experiments, the docs' lesson copies, nbgrader, grading
     cli.py      the puffer-learn command, on top of all of them
 """
 import os
@@ -31,10 +31,24 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from puffer_learn.cenv.build import CompileError, ContractError, EnvCrashError, packaged_envs  # noqa: E402
 from puffer_learn.cenv.vector import VecEnv, make  # noqa: E402
 from puffer_learn.cenv.render import record_episode, save_gif  # noqa: E402
-from puffer_learn.training.config import SOLVED_RATIO, ConfigError  # noqa: E402
-from puffer_learn.training.evaluation import EpisodesNeverEnd, evaluate  # noqa: E402
-from puffer_learn.training.trainer import TrainingDiverged, train  # noqa: E402
-from puffer_learn.training.sweep import SweepError, SweepInterrupted, sweep  # noqa: E402
+
+# The training entries load on first use: torch and optuna take seconds to import
+# (6 s under AddressSanitizer), and a process that only builds or steps envs,
+# such as a student env's sanitized smoke run, never needs them.
+_TRAINING = {"SOLVED_RATIO": "config", "ConfigError": "config", "EpisodesNeverEnd": "evaluation",
+             "evaluate": "evaluation", "TrainingDiverged": "trainer", "train": "trainer",
+             "SweepError": "sweep", "SweepInterrupted": "sweep", "sweep": "sweep"}
+
+
+def __getattr__(name):
+    if name not in _TRAINING:
+        raise AttributeError(f"module 'puffer_learn' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"puffer_learn.training.{_TRAINING[name]}"), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.1.0"
 __all__ = ["make", "VecEnv", "packaged_envs", "CompileError", "ContractError", "EnvCrashError",

@@ -313,6 +313,50 @@ def cmd_sweep(args, extra):
     print(json.dumps(result))
 
 
+def cmd_course(args, extra):
+    """Writes the nbgrader course: nbgrader_config.py and source/LESSON/LESSON.ipynb per lesson."""
+    from puffer_learn.course.nbgrader_course import write_course
+
+    lessons = Path(args.lessons) if args.lessons else lessons_dir()
+    names = write_course(args.dir, lessons, args.only)
+    print(f"wrote {Path(args.dir) / 'nbgrader_config.py'} and {len(names)} assignments in "
+          f"{Path(args.dir) / 'source'}/ ({', '.join(names)}); next:\n"
+          f"  cd {args.dir} && nbgrader generate_assignment {names[0]}   # the release, for students\n"
+          f"  puffer-learn grade {Path(args.dir) / 'submitted'} --out grades.csv   # their submissions",
+          file=sys.stderr)
+    print(json.dumps({"course": str(args.dir), "assignments": names}))
+
+
+def cmd_grade(args, extra):
+    """Grades every STUDENT/ASSIGNMENT/*.ipynb under SUBMISSIONS, each in its own sandbox, into a CSV."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from puffer_learn.course import grading, sandbox
+
+    notebooks, _ = grading.class_to_grade(args.submissions, args.source)  # before setting up the sandbox
+    limits = sandbox.Limits(seconds=args.timeout, memory_mb=args.memory)
+    found = sandbox.isolation(limits)
+    if found.complete:  # the first line says which isolation is in force, or what is missing
+        print(f"isolation: {found.describe()}; limits per notebook: {limits.describe()}", file=sys.stderr)
+    else:
+        print(f"isolation INCOMPLETE: {'; '.join(found.missing)}", file=sys.stderr)
+    statuses = {}
+    with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                  TimeElapsedColumn(), console=Console(stderr=True)) as bar:
+        task = bar.add_task("", total=len(notebooks))
+
+        def progress(row):
+            statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+            bar.update(task, advance=1, description=f"{row['student']}/{row['assignment']}: {row['status']}")
+
+        rows = grading.grade(args.submissions, args.out, args.source, limits, found, progress)
+    print(f"wrote {args.out}: {len(rows)} notebooks, "
+          + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())), file=sys.stderr)
+    print(json.dumps({"out": str(args.out), "notebooks": len(rows), "statuses": statuses,
+                      "isolation": found.describe(), "missing": found.missing}))
+
+
 def build_parser():
     parser = Parser(prog="puffer-learn", description=__doc__,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -400,6 +444,29 @@ def build_parser():
                         help="also write OUT/ENV.wasm, OUT/player.js and OUT/index.html: the agent "
                              "playing live in a web page (needs pip install ziglang)")
     export.set_defaults(func=cmd_export, prints_json=True)
+
+    course = sub.add_parser("course", parents=[common],
+                            help="write an nbgrader course from the solved lessons (one assignment per lesson)",
+                            description="Writes DIR/nbgrader_config.py and DIR/source/LESSON/LESSON.ipynb "
+                                        "with nbgrader's cell metadata for each solved lesson; then: cd DIR "
+                                        "&& nbgrader generate_assignment LESSON.")
+    course.add_argument("dir")
+    course.add_argument("--lessons", help="the solved lessons' folder (default: ./lessons or the checkout's)")
+    course.add_argument("--only", nargs="+", metavar="LESSON", help="just these lessons, e.g. 00_quickstart")
+    course.set_defaults(func=cmd_course, prints_json=True)
+
+    grade = sub.add_parser("grade", parents=[common],
+                           help="grade a class's notebooks, each in its own sandbox, into a CSV",
+                           description="Runs every SUBMISSIONS/STUDENT/ASSIGNMENT/*.ipynb (a course's "
+                                       "submitted/) with its tests restored from source/, each in its own "
+                                       "sandbox, and writes one CSV row per notebook. As root the sandbox "
+                                       "is complete; the first line says which isolation is in force.")
+    grade.add_argument("submissions")
+    grade.add_argument("--out", required=True, help="the CSV to write")
+    grade.add_argument("--source", help="the course's source/ folder (default: SUBMISSIONS/../source)")
+    grade.add_argument("--timeout", type=positive(float), default=300.0, help="seconds per notebook")
+    grade.add_argument("--memory", type=positive(int), default=4096, help="MB of memory per notebook")
+    grade.set_defaults(func=cmd_grade, prints_json=True)
     return parser
 
 
@@ -416,7 +483,8 @@ def main(argv=None):
             raise
         print(f"error: {one_line(e)}", file=sys.stderr)
         if getattr(args, "prints_json", False):  # the JSON-last-line contract holds for errors too
-            print(json.dumps({"env": args.env, "error": one_line(e)}))
+            named = {"env": args.env} if hasattr(args, "env") else {}
+            print(json.dumps({**named, "error": one_line(e)}))
         sys.exit(exit_code(e))
 
 

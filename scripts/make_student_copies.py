@@ -11,7 +11,7 @@ sits between markers, optionally followed by the stub students get instead:
     # END STUB
 
 (`//` instead of `#` inside C source.) The student copy replaces the whole
-block with the stub lines, uncommented (widgets/exercises.py: student_source). Cells tagged `remove-student` (the
+block with the stub lines, uncommented (puffer_learn/course/markers.py: student_source). Cells tagged `remove-student` (the
 solved notebook's own asserts on exercise answers) are left out. Without a STUB block the stub is
 `raise NotImplementedError("your code here")` (or `// TODO: your code here`
 in C). Outputs are cleared; everything else is kept, checks included.
@@ -31,7 +31,7 @@ STUDENT = LESSONS / "student"
 
 # The marker grammar lives with the exercises (one place): the checks read
 # their solutions and stubs from the solved lessons with the same code.
-from puffer_learn.widgets.exercises import student_source  # noqa: E402
+from puffer_learn.course.markers import student_source  # noqa: E402
 
 
 def student_notebook(path):

@@ -598,3 +598,21 @@ def test_lesson8_shows_the_trainers_own_lines_and_hides_one_bug_in_the_mystery_p
     assert max(ex.max_differences(PARTS, seed=3).values()) == 0
     gaps = ex.max_differences(ex.mystery_parts(), seed=3)
     assert gaps.pop("value_loss") > 0.1 and max(gaps.values()) == 0
+
+
+def test_points_for_graders_give_a_share_for_the_parts_right(monkeypatch):
+    """Exercise.points is the last line of an nbgrader test cell: a plain float, 0 when not
+    attempted, the share of parts right (never all of them while check() says wrong)."""
+    from puffer_learn.widgets.lessons import lesson8
+    right = lesson8.match.reference()
+    assert lesson8.match.points(right, out_of=2) == 2.0 and type(lesson8.match.points(right)) is float
+    one_right = {"run A": right["run A"], "run B": right["run C"], "run C": right["run B"]}
+    assert lesson8.match.points(one_right, out_of=3) == pytest.approx(1.0)
+    assert lesson8.match.points(None) == 0.0 and lesson8.match.points({"run A": "?"}) == 0.0
+    assert lesson8.diagnosis.points(lesson8.diagnosis.reference()) == 1.0  # no parts: all or nothing
+    assert lesson8.diagnosis.points("entropy: wrong sign") == 0.0
+    value_loss = lesson8.value_loss.reference()
+    assert lesson8.value_loss.score(lambda n, o, r, c=0.0: value_loss(n, o, r, 0.0)) == 0.5  # no clipping
+    # every part right while the check still finds something wrong: not full marks
+    monkeypatch.setattr(lesson8.match, "parts", lambda answer: {"a": True, "b": True})
+    assert lesson8.match.score(one_right) == 0.5

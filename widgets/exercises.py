@@ -6,6 +6,7 @@
     ex.hint()              # the next hint, one tier more concrete each call
     ex.solution()          # the worked answer
     ex.require(my_answer)  # in a cell that needs the exercise done: stops with one line if not
+    ex.points(my_answer, out_of=1)  # for graders: the points it earns (a share for parts done)
 
 The solved notebook is the one source of every answer: with `lesson` and
 `cell`, the solution is that notebook's exercise cell (the one whose code
@@ -26,60 +27,15 @@ from pathlib import Path
 import numpy as np
 from IPython.display import HTML, display
 
+# The marker grammar (BEGIN SOLUTION / END SOLUTION, optional STUB) lives in
+# puffer_learn/course/markers.py: the student copies and the nbgrader course read it too.
+from puffer_learn.course.markers import SOLUTION_BLOCK, solution_blocks, solved_source, student_source  # noqa: F401
+
 CORRECT, INCORRECT, NOT_ATTEMPTED = "correct", "incorrect", "not attempted"
 STYLE = {CORRECT: ("#e6f4ea", "#1e7e34", "✔"), INCORRECT: ("#fdecea", "#b02a37", "✘"),
          NOT_ATTEMPTED: ("#f1f3f5", "#555", "…")}
 # The solved lessons, in the source checkout (they are not packaged).
 LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
-
-# ---- Solution markers: the solved cell -> the student's stub ----------------
-# In a solved cell an answer sits between markers, optionally followed by the
-# stub students get instead (commented out):
-#     # BEGIN SOLUTION            (// BEGIN SOLUTION inside C source)
-#     reward = stars_eaten
-#     # END SOLUTION
-#     # BEGIN STUB
-#     # reward = 0
-#     # END STUB
-SOLUTION_BLOCK = re.compile(
-    r"^(?P<indent>[ \t]*)(?P<mark>#|//) BEGIN SOLUTION[^\n]*\n(?P<solution>.*?)^[ \t]*(?P=mark) END SOLUTION[^\n]*\n"
-    r"(?:[ \t]*(?P=mark) BEGIN STUB[^\n]*\n(?P<stub>.*?)^[ \t]*(?P=mark) END STUB[^\n]*\n)?",
-    re.S | re.M)
-C_STUB = "// TODO: your code here"
-PY_STUB = 'raise NotImplementedError("your code here")'
-
-
-def _stub_for(match):
-    indent, mark, stub = match["indent"], match["mark"], match["stub"]
-    if stub is None:
-        return f"{indent}{C_STUB if mark == '//' else PY_STUB}\n"
-    # Uncomment the stub: drop the comment mark and one space after it.
-    return "".join(re.sub(rf"^([ \t]*){re.escape(mark)} ?", r"\1", line, count=1)
-                   for line in stub.splitlines(keepends=True))
-
-
-def _with_blocks(source, replace):
-    text = source if source.endswith("\n") else source + "\n"
-    if "BEGIN SOLUTION" in text and not SOLUTION_BLOCK.search(text):
-        raise ValueError(f"unbalanced solution markers in cell:\n{source}")
-    out = SOLUTION_BLOCK.sub(replace, text)
-    return out if source.endswith("\n") else out.rstrip("\n")
-
-
-def student_source(source):
-    """A solved cell as students get it: every solution block -> its stub."""
-    return _with_blocks(source, _stub_for)
-
-
-def solved_source(source):
-    """A solved cell without its markers (the worked answer as it runs)."""
-    return _with_blocks(source, lambda m: m["solution"])
-
-
-def solution_blocks(source):
-    """The answer lines of every solution block in a cell."""
-    text = source if source.endswith("\n") else source + "\n"
-    return [m["solution"] for m in SOLUTION_BLOCK.finditer(text)]
 
 
 def exercise_cell(lesson, key, folder=None):
@@ -147,10 +103,12 @@ def _function_source(fn):
 
 class Exercise:
     def __init__(self, name, checker, hints, solution=None, starter=None, number=None,
-                 lesson=None, cell=None):
+                 lesson=None, cell=None, parts=None):
         self.name, self.checker, self.hints = name, checker, list(hints)
         self._solution, self.starter, self.number = solution, starter, number
         self.lesson, self.cell = lesson, cell
+        # parts: answer -> {part: bool} for an exercise made of parts, so a grade can give partial credit.
+        self.parts = parts
         self.hints_shown = 0
         self._checked = {}  # answer key -> Result, so require() does not recheck
 
@@ -242,6 +200,30 @@ class Exercise:
         why = ("it is not attempted yet" if result.status == NOT_ATTEMPTED
                else result.message.removeprefix(f"{self.name}: "))
         raise ExerciseNotDone(f"finish {self.label} first: {why}")
+
+    def score(self, answer):
+        """The share of the exercise an answer gets right, for graders: 1.0
+        when check() says correct, 0.0 when not attempted or wrong, and for an
+        exercise with parts the share of its parts that are right (never all
+        of them while check() still finds something wrong)."""
+        result = self._checked.get(self._key(answer)) or self.check(answer)  # the visible check's, if run
+        if result.correct:
+            return 1.0
+        if result.status == NOT_ATTEMPTED or self.parts is None:
+            return 0.0
+        try:
+            marks = self.parts(answer)
+        except Exception:  # the student's code failed: no part is right
+            return 0.0
+        if not marks:
+            return 0.0
+        right = sum(bool(ok) for ok in marks.values())
+        return min(right, len(marks) - 1) / len(marks)
+
+    def points(self, answer, out_of=1):
+        """The points an answer earns out of `out_of`, as a plain float: the
+        last line of an nbgrader test cell, which nbgrader reads as partial credit."""
+        return float(out_of) * self.score(answer)
 
     def hint(self):
         """Shows the next hint; each one is more concrete than the last."""

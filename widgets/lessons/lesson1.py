@@ -34,12 +34,30 @@ def _check_own_features(code):
     return ok, message if not ok else message + ", and in a scene where a puffer eats 2 stars in one tick"
 
 
+def _own_feature_parts(code, steps=130):
+    """{feature: right} for partial credit: each of the five features against
+    the packaged target's, in the crowded scene (where the cap matters)."""
+    mine = puffer_learn.make(assemble(own_features=code), num_envs=4, seed=1, name="student_env", **CROWDED)
+    ref = puffer_learn.make("target", num_envs=4, seed=1, **CROWDED)
+    right = [np.allclose(a, b, atol=1e-5) for a, b in zip(mine.reset().T[:5], ref.reset().T[:5])]
+    rng = np.random.default_rng(1)
+    for _ in range(steps):
+        actions = rng.integers(0, ref.num_actions, ref.num_agents, dtype=np.int32)
+        mine.step(actions)
+        ref.step(actions)
+        right = [ok and np.allclose(mine.observations[:, k], ref.observations[:, k], atol=1e-5)
+                 for k, ok in enumerate(right)]
+    mine.close()
+    ref.close()
+    return dict(zip(OWN_FEATURE_NAMES.values(), right))
+
+
 own_features = Exercise("own features", _check_own_features, numbered_hints("""
     1. Five numbers, in this order: x, y, heading dx, heading dy, last reward.
     2. Scale positions from [0, arena_size] to [-1, 1] (inv is 1 / arena_size). The heading tables are indexed
        by me->heading.
     3. The last reward can be 2 when a puffer eats two stars in one tick: cap it at 1 (fminf)."""),
-    number=1, lesson=LESSON, cell="OWN_FEATURES =")
+    number=1, lesson=LESSON, cell="OWN_FEATURES =", parts=_own_feature_parts)
 
 
 def _check_eat(code):

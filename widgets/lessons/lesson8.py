@@ -201,13 +201,31 @@ def _check_policy_loss(fn):
     return True, "loss, gradient, approx_kl and clip_fraction match clipped_policy_loss at two clip settings"
 
 
+def _policy_loss_parts(fn):
+    """{part: right at both clip settings} for partial credit: the loss (value
+    and gradient), approx_kl and clip_fraction."""
+    marks = {"loss": True, "approx_kl": True, "clip_fraction": True}
+    for seed, clip in ((1, 0.2), (2, 0.1)):
+        new, old, adv = _loss_args(seed)
+        loss, kl, frac = fn(new, old, adv, clip)
+        want, want_kl, want_frac = losses.clipped_policy_loss(new, old, adv, clip)
+        loss = as_tensor(loss, "the loss")
+        marks["loss"] &= (loss.dim() == 0 and loss.grad_fn is not None
+                          and bool(torch.isclose(loss.detach(), want.detach(), atol=1e-5))
+                          and torch.allclose(torch.autograd.grad(loss, new)[0],
+                                             torch.autograd.grad(want, new)[0], atol=1e-6))
+        marks["approx_kl"] &= abs(float(kl) - float(want_kl)) <= 1e-6
+        marks["clip_fraction"] &= abs(float(frac) - float(want_frac)) <= 1e-6
+    return marks
+
+
 policy_loss = Exercise("clipped policy loss", _check_policy_loss, numbered_hints("""
     1. The ratio pi_new / pi_old is exp of the difference of the log-probabilities.
     2. Objective per sample: the smaller of ratio * A and clamp(ratio, 1 - clip, 1 + clip) * A. The loss is
        minus its mean.
     3. Under torch.no_grad(): approx_kl = mean of (ratio - 1) - log_ratio; clip_fraction = mean of (|ratio - 1|
        > clip) as floats."""),
-    number=2, lesson=LESSON, cell="def my_policy_loss")
+    number=2, lesson=LESSON, cell="def my_policy_loss", parts=_policy_loss_parts)
 
 
 def _check_value_loss(fn):
@@ -248,11 +266,25 @@ def _check_value_loss(fn):
     return True, "matches value_loss with and without value clipping"
 
 
+def _value_loss_parts(fn):
+    """{part: right} for partial credit: the plain loss and the clipped one."""
+    g = torch.Generator().manual_seed(4)
+    old = torch.randn(64, generator=g)
+    new = (old + torch.randn(64, generator=g) * 0.5).requires_grad_()
+    returns = old + torch.randn(64, generator=g)
+    marks = {}
+    for part, clip in (("value_clip = 0", 0.0), ("value_clip > 0", 0.2)):
+        got = as_tensor(fn(new, old, returns, clip), "the value loss")
+        want = losses.value_loss(new, old, returns, clip)
+        marks[part] = got.dim() == 0 and got.grad_fn is not None and abs(got.item() - want.item()) <= 1e-5
+    return marks
+
+
 value_loss = Exercise("value loss", _check_value_loss, numbered_hints("""
     1. The critic is fitted to the returns GAE produced: half the mean squared error.
     2. With value_clip > 0, a clipped prediction is old_values plus the change clamped to +-value_clip.
     3. With clipping, take torch.max of the plain and the clipped squared errors before the mean."""),
-    number=3, lesson=LESSON, cell="def my_value_loss")
+    number=3, lesson=LESSON, cell="def my_value_loss", parts=_value_loss_parts)
 
 
 def _check_entropy(fn):
@@ -366,12 +398,19 @@ def _check_match(answer):
     return True, "each broken run matched to its cause from its numbers alone"
 
 
+def _match_parts(answer):
+    """{run: matched to its cause} for partial credit."""
+    if not isinstance(answer, dict):
+        return {}
+    return {run: answer.get(run) == cause for run, cause in BROKEN_RUNS.items()}
+
+
 match = Exercise("match runs to causes", _check_match, numbered_hints("""
     1. Compare each broken run's row with the healthy run's, one column at a time.
     2. Which cause makes each update move the policy more? Less? Which one leaves the critic unfitted?
     3. approx_kl and clip_fraction measure how far an update moved the policy; value_loss how well the critic
        fits."""),
-    number=6, lesson=LESSON, cell="MATCH =")
+    number=6, lesson=LESSON, cell="MATCH =", parts=_match_parts)
 
 
 # The silent bug: one of the trainer's parts has one subtle mistake.
