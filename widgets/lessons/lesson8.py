@@ -13,7 +13,8 @@ import torch
 
 from puffer_learn.training import losses, policies, trainer
 from puffer_learn.widgets.exercises import Exercise
-from puffer_learn.widgets.lessons.shared import as_tensor, close, numbered_hints, require_each, show_python
+from puffer_learn.widgets.lessons.shared import (as_tensor, close, numbered_hints, require_each, show_python as show,
+                                                 wrong_answer)
 
 LESSON = "08_ppo_inside.ipynb"
 
@@ -60,17 +61,6 @@ def _gae_variant(rewards, values, ended, last_value, gamma, lam, *, cut_delta=Tr
         advantages[t] = next_advantage
         next_value = values[t]
     return advantages
-
-
-def _wrong_answer(value, known, setting, otherwise, tol=1e-5):
-    """(False, message) for a wrong value: the message of the first known
-    mistake (candidate, message) whose candidate equals it, then the setting
-    it was seen at; else otherwise."""
-    for candidate, message in known:
-        candidate = float(candidate)
-        if math.isfinite(candidate) and abs(value - candidate) < tol:
-            return False, message + setting
-    return False, otherwise
 
 
 def _check_gae(fn):
@@ -175,7 +165,7 @@ def _check_policy_loss(fn):
                      (-torch.min(ratio * adv, ratio * adv.clamp(-clip, clip)).mean(),
                       "you clip the advantages: clip the probability ratio"),
                      ]
-            return _wrong_answer(value, wrong, f" (clip={clip})",
+            return wrong_answer(value, wrong, f" (clip={clip})",
                                  f"the loss is {value:.4g}, the package's {want.item():.4g} (clip={clip})")
         if loss.grad_fn is None:
             return False, "the loss has no gradient: compute it from new_logprobs without torch.no_grad() or .detach()"
@@ -259,7 +249,7 @@ def _check_value_loss(fn):
                           (0.5 * clipped_error.mean(), "with value clipping take the larger of the clipped "
                            "and the unclipped error"),
                           ]
-            return _wrong_answer(value, wrong, f" (value_clip={clip})", f"the value loss is {value:.4g}, "
+            return wrong_answer(value, wrong, f" (value_clip={clip})", f"the value loss is {value:.4g}, "
                                  f"the package's {want.item():.4g} (value_clip={clip})")
         if got.grad_fn is None:
             return False, "the loss has no gradient: compute it from new_values without .detach()"
@@ -305,7 +295,7 @@ def _check_entropy(fn):
                  (-(p * logits).sum(-1).mean(), "logits are unnormalized: turn them into log-probabilities "
                   "first (log_softmax)"),
                  ]
-        return _wrong_answer(value, wrong, "", f"your entropy is {value:.4g}, the package's {want.item():.4g}",
+        return wrong_answer(value, wrong, "", f"your entropy is {value:.4g}, the package's {want.item():.4g}",
                              tol=1e-4)
     uniform = fn(torch.zeros(4, 8)).item()
     if abs(uniform - math.log(8)) > 1e-5:
@@ -346,7 +336,7 @@ def _check_explained_variance(fn):
                       if values.std() > 0 else float("nan"), "that is the squared correlation: explained "
                       "variance also punishes a critic that is off by a constant or a scale"),
                      ]
-            return _wrong_answer(got, wrong, f" (case: {name})",
+            return wrong_answer(got, wrong, f" (case: {name})",
                                  f"for {name} you gave {got:.4g}, the package's {want:.4g}")
     try:
         flat = fn(torch.randn(8), torch.full((8,), 3.0))
@@ -422,15 +412,13 @@ def mystery_parts():
     """The parts of the mystery trainer: all the package's, one with a subtle
     bug. Each is wrapped, so comparing them with losses.PARTS by identity says nothing."""
     def wrapped(fn):
-        @functools.wraps(fn)
-        def part(*args, **kwargs):
-            return fn(*args, **kwargs)
+        part = functools.wraps(fn)(lambda *args, **kwargs: fn(*args, **kwargs))
         del part.__wrapped__
         return part
     return {name: wrapped(_value_loss_swapped if name == "value_loss" else fn) for name, fn in losses.PARTS.items()}
 
 
-SUSPECTS = {
+suspects = {  # the notebook lists them
     "gae: no bootstrap": "GAE treats the rollout's last step as an episode end (last_value unused)",
     "gae: not cut at episode ends": "GAE lets values and advantages flow across episode ends",
     "policy loss: max instead of min": "the clipped loss takes the larger of the two terms",
@@ -456,8 +444,8 @@ SUSPECT_EVIDENCE = {
 
 
 def _check_diagnosis(answer):
-    if answer not in SUSPECTS:
-        return False, f"answer with one of the suspects' names: {', '.join(repr(s) for s in SUSPECTS)}"
+    if answer not in suspects:
+        return False, f"answer with one of the suspects' names: {', '.join(repr(s) for s in suspects)}"
     if answer != SILENT_BUG:
         return False, f"not '{answer}': {SUSPECT_EVIDENCE[answer]}"
     return True, ("the critic was fitted to its own old values: a value loss near 0 and a high explained "
@@ -473,15 +461,11 @@ diagnosis = Exercise("silent bug", _check_diagnosis, numbered_hints("""
     number=7, lesson=LESSON, cell="DIAGNOSIS =")
 
 
-def _identity(x):
-    return x
-
-
 def broken_settings():
     """Section 6's short runs: label -> train() keyword arguments. The labels
     hide the causes; BROKEN_RUNS names them (for the check)."""
     return {"healthy": {}, "run A": {"value_coef": 0.0}, "run B": {"learning_rate": 3e-2},
-            "run C": {"parts": {"normalize": _identity}}}
+            "run C": {"parts": {"normalize": lambda x: x}}}
 
 
 def max_differences(parts, seed=0):
@@ -511,7 +495,3 @@ def max_differences(parts, seed=0):
                                      - losses.PARTS["explained_variance"](values, returns))
     return gaps
 
-
-# Names the notebook reads besides the exercises.
-show = show_python
-suspects = SUSPECTS

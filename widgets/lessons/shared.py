@@ -2,6 +2,7 @@
 files (shown in a notebook, or replaced by a student's code), hints written
 as a numbered list, require_all for cells that build on several exercises,
 and small checks on answers."""
+import math
 import re
 
 import numpy as np
@@ -112,3 +113,14 @@ def as_tensor(x, what):
 def close(a, b, tol=1e-5):
     """Same shape, and no element further apart than tol."""
     return a.shape == b.shape and bool((a - b).abs().max() <= tol)
+
+
+def wrong_answer(value, known, setting, otherwise, tol=1e-5):
+    """(False, message) for a wrong value: the message of the first known
+    mistake (candidate, message) whose candidate equals it, then the setting
+    it was seen at; else otherwise."""
+    for candidate, message in known:
+        candidate = float(candidate)
+        if math.isfinite(candidate) and abs(value - candidate) < tol:
+            return False, message + setting
+    return False, otherwise
